@@ -1,0 +1,3 @@
+from loyalflow.cli import app
+
+app()

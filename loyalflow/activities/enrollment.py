@@ -1,0 +1,39 @@
+"""Enrollment rows: what support staff read about a member's journeys, long after history expires."""
+
+import asyncio
+
+from temporalio import activity
+
+from loyalflow.models.db import session_scope
+from loyalflow.models.tables import Enrollment
+from loyalflow.models.workflow_io import ProgressUpdate
+
+
+def record_progress_sync(url: str, update: ProgressUpdate) -> None:
+    with session_scope(url) as session:
+        row = session.get(Enrollment, update.workflow_id)
+        if row is None:
+            row = Enrollment(
+                workflow_id=update.workflow_id,
+                journey_id=update.journey_id,
+                journey_version=update.journey_version,
+                member_id=update.member_id,
+                entry=update.entry,
+                trigger_event_id=update.trigger_event_id,
+                entered_at=update.at,
+            )
+        if update.current_step is not None:
+            row.current_step = update.current_step
+        if update.exit_reason is not None and row.exited_at is None:
+            row.exited_at = update.at
+            row.exit_reason = update.exit_reason
+        session.add(row)
+
+
+class EnrollmentActivities:
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    @activity.defn(name="record_progress")
+    async def record_progress(self, update: ProgressUpdate) -> None:
+        await asyncio.to_thread(record_progress_sync, self.database_url, update)

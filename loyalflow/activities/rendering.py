@@ -1,0 +1,108 @@
+"""Message rendering: sandboxed Jinja2, strict variables, locale fallback, Babel formatting."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date as babel_format_date
+from babel.numbers import format_currency as babel_format_currency
+from babel.numbers import format_decimal
+from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+FALLBACK_LOCALE = "en"
+
+
+class TemplateNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    locale: str
+    subject: str
+    text: str
+    html: str
+
+
+def locale_candidates(locale: str | None) -> list[str]:
+    """`fr-CA` -> [`fr-CA`, `fr`, `en`]: the most specific translation that exists wins."""
+    candidates: list[str] = []
+    if locale:
+        tag = locale.replace("_", "-")
+        parts = tag.split("-")
+        candidates += ["-".join(parts[:n]) for n in range(len(parts), 0, -1)]
+    if FALLBACK_LOCALE not in candidates:
+        candidates.append(FALLBACK_LOCALE)
+    return candidates
+
+
+def _babel_locale(locale: str) -> Locale:
+    try:
+        return Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse(FALLBACK_LOCALE)
+
+
+class TemplateRenderer:
+    """Renders `templates/<message>/<locale>.{subject.txt,txt,html}`."""
+
+    def __init__(self, templates_dir: Path, program_name: str) -> None:
+        self.templates_dir = templates_dir
+        self.program_name = program_name
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            keep_trailing_newline=False,
+        )
+
+    def resolve_locale(self, template: str, locale: str | None) -> str:
+        for candidate in locale_candidates(locale):
+            if (self.templates_dir / template / f"{candidate}.subject.txt").is_file():
+                return candidate
+        raise TemplateNotFound(f"template {template!r} has no translation for {locale!r} or 'en'")
+
+    def render_email(
+        self, template: str, locale: str | None, member: dict[str, Any], timezone: str
+    ) -> RenderedEmail:
+        chosen = self.resolve_locale(template, locale)
+        context = self._context(chosen, member, timezone)
+        subject = self._render(f"{template}/{chosen}.subject.txt", context)
+        subject = " ".join(subject.split())  # a header must be one line
+        text = self._render(f"{template}/{chosen}.txt", context).strip() + "\n"
+        html = self._render(f"{template}/{chosen}.html", {**context, "subject": subject})
+        return RenderedEmail(locale=chosen, subject=subject, text=text, html=html)
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        return self.env.get_template(name).render(context)
+
+    def _context(self, locale: str, member: dict[str, Any], timezone: str) -> dict[str, Any]:
+        babel_locale = _babel_locale(locale)
+        zone = ZoneInfo(timezone)
+
+        def format_date(value: date | datetime | None, format: str = "long") -> str:
+            if value is None:
+                return ""
+            if isinstance(value, datetime):
+                value = value.astimezone(zone).date()
+            return babel_format_date(value, format=format, locale=babel_locale)
+
+        def format_number(value: float | int | Decimal | None) -> str:
+            return "" if value is None else format_decimal(value, locale=babel_locale)
+
+        def format_money(value: float | Decimal, currency: str) -> str:
+            return babel_format_currency(value, currency, locale=babel_locale)
+
+        return {
+            "member": member,
+            "locale": locale,
+            "program": {"name": self.program_name},
+            "format_date": format_date,
+            "format_number": format_number,
+            "format_money": format_money,
+        }

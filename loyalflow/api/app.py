@@ -1,0 +1,38 @@
+"""The FastAPI application: events in, members and their state out."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from loyalflow.api.routes import events, health, members
+from loyalflow.config import Settings, get_settings
+from loyalflow.models.db import assert_schema_current
+from loyalflow.routing import get_catalog, publish_versions
+from loyalflow.temporal import connect
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.effective_database_url
+        await run_in_threadpool(assert_schema_current, url)
+        # Fail at start-up, not on the first event, if a journey file is wrong.
+        await run_in_threadpool(publish_versions, url, get_catalog(settings))
+        app.state.settings = settings
+        app.state.temporal = await connect(settings, wait_seconds=30)
+        yield
+
+    app = FastAPI(
+        title="loyalflow",
+        summary="Member journeys for loyalty programs, run durably on Temporal",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(members.router)
+    app.include_router(events.router)
+    app.include_router(health.router)
+    return app

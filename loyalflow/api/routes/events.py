@@ -1,0 +1,62 @@
+from fastapi import APIRouter, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+
+from loyalflow.api.deps import SettingsDep, TemporalDep, WriterDep
+from loyalflow.ingest import EventsRejected, store_events
+from loyalflow.models.api import EventIn, EventOutcome, IngestResponse
+from loyalflow.routing import route_events
+
+router = APIRouter(tags=["events"])
+MAX_BATCH = 1000
+
+
+@router.post(
+    "/events",
+    response_model=IngestResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[WriterDep],
+)
+async def post_events(
+    body: EventIn | list[EventIn], settings: SettingsDep, temporal: TemporalDep
+) -> IngestResponse:
+    """Accepts one event or a batch. Idempotent by `event_id`; a bad event rejects the batch."""
+    batch = body if isinstance(body, list) else [body]
+    if len(batch) > MAX_BATCH:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["body"],
+                    "msg": f"at most {MAX_BATCH} events per request",
+                    "type": "too_long",
+                }
+            ]
+        )
+    try:
+        stored = await run_in_threadpool(store_events, settings.effective_database_url, batch)
+    except EventsRejected as rejected:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["body", p.index, p.field]
+                    if isinstance(body, list)
+                    else ["body", p.field],
+                    "msg": p.message,
+                    "type": "value_error",
+                }
+                for p in rejected.problems
+            ]
+        ) from rejected
+    new = [s.event for s in stored if not s.duplicate]
+    routed = await route_events(temporal, settings, new)
+    return IngestResponse(
+        accepted=len(new),
+        duplicates=len(stored) - len(new),
+        events=[
+            EventOutcome(
+                event_id=s.event.event_id, status="duplicate" if s.duplicate else "accepted"
+            )
+            for s in stored
+        ],
+        routing="done" if routed else "pending",
+    )

@@ -1,0 +1,36 @@
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from loyalflow.api.deps import SettingsDep, WriterDep
+from loyalflow.ingest import get_member, upsert_member
+from loyalflow.models.api import MEMBER_ID_PATTERN, MemberIn, MemberOut
+
+router = APIRouter(prefix="/members", tags=["members"])
+MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
+
+
+@router.put(
+    "/{member_id}",
+    response_model=MemberOut,
+    dependencies=[WriterDep],
+    responses={201: {"description": "member created"}, 200: {"description": "member updated"}},
+)
+async def put_member(
+    member_id: MemberIdPath, body: MemberIn, settings: SettingsDep, response: Response
+) -> MemberOut:
+    """Creates or updates a member. Fields left out keep their stored value."""
+    member, created = await run_in_threadpool(
+        upsert_member, settings.effective_database_url, member_id, body
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return MemberOut.model_validate(member)
+
+
+@router.get("/{member_id}", response_model=MemberOut)
+async def read_member(member_id: MemberIdPath, settings: SettingsDep) -> MemberOut:
+    member = await run_in_threadpool(get_member, settings.effective_database_url, member_id)
+    if member is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no member {member_id!r}")
+    return MemberOut.model_validate(member)

@@ -1,0 +1,73 @@
+"""The one Settings object: every knob comes from `LOYALFLOW_*` environment variables (or `.env`)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TASK_QUEUE = "loyalflow"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOYALFLOW_", env_file=".env", extra="ignore")
+
+    home: Path = Path(".loyalflow")
+    database_url: str | None = None
+
+    # Temporal: unset address means "run the embedded dev server" (`loyalflow up`).
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_task_queue: str = TASK_QUEUE
+    temporal_tls: bool = False
+    temporal_api_key: SecretStr | None = None
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_token: SecretStr | None = None
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 30.0
+    email_from: str = "Loyalty Program <no-reply@example.com>"
+
+    program_name: str = "Loyalty Program"
+    journeys_dir: Path = PACKAGE_DIR / "journeys"
+    templates_dir: Path = PACKAGE_DIR / "templates"
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        # Child processes may run from another directory; pin the home once.
+        return home.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'loyalflow.db'}"
+
+    @property
+    def effective_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def embedded_temporal(self) -> bool:
+        return self.temporal_address is None
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def temporal_db_path(self) -> Path:
+        return self.home / "temporal.db"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,70 @@
+"""Inputs and outputs of workflows and activities. No PII: contact details stay in the database."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from loyalflow.models.journey import Journey
+
+
+class MemberEvent(BaseModel):
+    """An event as a running journey sees it (signal payload and trigger)."""
+
+    event_id: str
+    type: str
+    occurred_at: datetime
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class JourneyInput(BaseModel):
+    journey: Journey
+    member_id: str
+    entry: int = 1
+    trigger: MemberEvent
+
+
+class TrailEntry(BaseModel):
+    at: datetime
+    step: str
+    outcome: str
+    detail: str | None = None
+
+
+class JourneyResult(BaseModel):
+    exit_reason: str
+    trail: list[TrailEntry]
+
+
+class ProgressUpdate(BaseModel):
+    workflow_id: str
+    journey_id: str
+    journey_version: str
+    member_id: str
+    entry: int
+    trigger_event_id: str | None
+    at: datetime
+    current_step: str | None = None
+    exit_reason: str | None = None
+
+
+class SendRequest(BaseModel):
+    message_id: str
+    workflow_id: str
+    journey_id: str
+    step_id: str
+    member_id: str
+    channel: Literal["email"]
+    template: str
+    topic: str
+
+
+SendStatus = Literal["sent", "skipped", "failed"]
+
+
+class SendResult(BaseModel):
+    message_id: str
+    status: SendStatus
+    reason: str | None = None
+    provider_id: str | None = None
+    subject: str | None = None

@@ -1,0 +1,202 @@
+"""Routing: stored events start the journeys they trigger and reach the member's running journeys.
+
+The event row is committed before routing and marked `routed` after; everything here is
+idempotent (workflow ids, event ids), so the re-router may safely repeat an interrupted routing.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from sqlmodel import col, select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from loyalflow.catalog import Catalog, load_catalog
+from loyalflow.config import Settings
+from loyalflow.models.db import session_scope
+from loyalflow.models.journey import Journey
+from loyalflow.models.tables import Enrollment, Event, JourneyVersion, utcnow
+from loyalflow.models.workflow_io import JourneyInput, MemberEvent
+from loyalflow.workflows import search_attributes as sa
+from loyalflow.workflows.journey import JourneyWorkflow
+
+log = logging.getLogger(__name__)
+REROUTE_INTERVAL = timedelta(seconds=10)
+REROUTE_GRACE = timedelta(seconds=5)
+
+
+@lru_cache(maxsize=4)
+def _catalog(journeys_dir: Path, templates_dir: Path) -> Catalog:
+    return load_catalog(journeys_dir, templates_dir)
+
+
+def get_catalog(settings: Settings) -> Catalog:
+    return _catalog(settings.journeys_dir, settings.templates_dir)
+
+
+def publish_versions(url: str, catalog: Catalog) -> None:
+    """Records each journey definition under its content hash, for reports and support."""
+    with session_scope(url) as session:
+        for journey in catalog.journeys.values():
+            if session.get(JourneyVersion, (journey.id, journey.version)) is None:
+                session.add(
+                    JourneyVersion(
+                        journey_id=journey.id,
+                        version=journey.version,
+                        definition=journey.model_dump(mode="json"),
+                    )
+                )
+
+
+def _signal_payload(event: Event) -> MemberEvent:
+    return MemberEvent(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        properties=event.properties,
+    )
+
+
+def _enrollment_to_start(url: str, journey: Journey, event: Event) -> bool:
+    """Records the enrollment before the start, so signals find it; False if re-entry forbids."""
+    workflow_id = journey.workflow_id(event.member_id)
+    with session_scope(url) as session:
+        existing = session.get(Enrollment, workflow_id)
+        if existing is not None:
+            # Still running (or its start was interrupted): starting again is a no-op by id.
+            return existing.exited_at is None
+        session.add(
+            Enrollment(
+                workflow_id=workflow_id,
+                journey_id=journey.id,
+                journey_version=journey.version,
+                member_id=event.member_id,
+                entry=1,
+                trigger_event_id=event.event_id,
+                entered_at=utcnow(),
+            )
+        )
+        return True
+
+
+async def start_journey(
+    client: Client, settings: Settings, journey: Journey, event: Event
+) -> str | None:
+    url = settings.effective_database_url
+    if not await asyncio.to_thread(_enrollment_to_start, url, journey, event):
+        return None
+    workflow_id = journey.workflow_id(event.member_id)
+    # A closed run with this id means this entry already happened.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            JourneyWorkflow.run,
+            JourneyInput(
+                journey=journey, member_id=event.member_id, trigger=_signal_payload(event)
+            ),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.MEMBER_ID, event.member_id),
+                    SearchAttributePair(sa.JOURNEY_ID, journey.id),
+                    SearchAttributePair(sa.JOURNEY_VERSION, journey.version),
+                ]
+            ),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    return workflow_id
+
+
+def _running_enrollments(url: str, member_id: str) -> list[str]:
+    with session_scope(url) as session:
+        rows = session.exec(
+            select(Enrollment.workflow_id).where(
+                Enrollment.member_id == member_id, col(Enrollment.exited_at).is_(None)
+            )
+        )
+        return list(rows)
+
+
+async def _signal(handle: WorkflowHandle[JourneyWorkflow, object], event: MemberEvent) -> None:
+    try:
+        await handle.signal(JourneyWorkflow.member_event, event)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # The run finished between our read and the signal: nothing left to tell it.
+
+
+async def route_event(client: Client, settings: Settings, event: Event) -> None:
+    url = settings.effective_database_url
+    started = {
+        workflow_id
+        for journey in get_catalog(settings).triggered_by(event.type)
+        if (workflow_id := await start_journey(client, settings, journey, event))
+    }
+    payload = _signal_payload(event)
+    for workflow_id in await asyncio.to_thread(_running_enrollments, url, event.member_id):
+        if workflow_id not in started:
+            await _signal(client.get_workflow_handle(workflow_id), payload)
+    await asyncio.to_thread(_mark_routed, url, event.event_id)
+
+
+def _mark_routed(url: str, event_id: str) -> None:
+    with session_scope(url) as session:
+        event = session.get(Event, event_id)
+        if event is not None:
+            event.routed = True
+            session.add(event)
+
+
+async def route_events(client: Client, settings: Settings, events: list[Event]) -> bool:
+    """Routes events in order; False if any is left for the re-router."""
+    for event in events:
+        try:
+            await route_event(client, settings, event)
+        except Exception:
+            log.exception(
+                "routing of event %s interrupted; the re-router will retry", event.event_id
+            )
+            return False
+    return True
+
+
+def _unrouted(url: str, limit: int) -> list[Event]:
+    cutoff = utcnow() - REROUTE_GRACE
+    with session_scope(url) as session:
+        rows = session.exec(
+            select(Event)
+            .where(col(Event.routed).is_(False), col(Event.received_at) < cutoff)
+            .order_by(col(Event.received_at))
+            .limit(limit)
+        )
+        return list(rows)
+
+
+async def reroute_pending(client: Client, settings: Settings, limit: int = 500) -> int:
+    events = await asyncio.to_thread(_unrouted, settings.effective_database_url, limit)
+    if events:
+        log.info("re-routing %d event(s) whose routing was interrupted", len(events))
+        await route_events(client, settings, events)
+    return len(events)
+
+
+async def reroute_forever(client: Client, settings: Settings) -> None:
+    while True:
+        try:
+            await reroute_pending(client, settings)
+        except Exception:
+            log.exception("re-router pass failed; trying again shortly")
+        await asyncio.sleep(REROUTE_INTERVAL.total_seconds())

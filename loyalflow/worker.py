@@ -1,0 +1,81 @@
+"""The Temporal worker: journey workflows plus every activity, on one task queue."""
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from loyalflow.activities.channels import EmailChannel
+from loyalflow.activities.channels.email import SmtpEmailChannel
+from loyalflow.activities.channels.outbox import OutboxEmailChannel
+from loyalflow.activities.enrollment import EnrollmentActivities
+from loyalflow.activities.rendering import TemplateRenderer
+from loyalflow.activities.send import SendActivities
+from loyalflow.config import Settings, get_settings
+from loyalflow.models.db import assert_schema_current
+from loyalflow.routing import reroute_forever
+from loyalflow.temporal import connect
+from loyalflow.workflows.journey import JourneyWorkflow
+
+log = logging.getLogger("loyalflow.worker")
+
+
+def email_channel(settings: Settings) -> EmailChannel:
+    if settings.smtp_host:
+        return SmtpEmailChannel(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    return OutboxEmailChannel(settings.outbox_dir)
+
+
+def build_worker(client: Client, settings: Settings) -> Worker:
+    url = settings.effective_database_url
+    sends = SendActivities(
+        database_url=url,
+        renderer=TemplateRenderer(settings.templates_dir, settings.program_name),
+        email_channel=email_channel(settings),
+        email_from=settings.email_from,
+    )
+    enrollments = EnrollmentActivities(url)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[JourneyWorkflow],
+        activities=[sends.send_message, enrollments.record_progress],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    assert_schema_current(settings.effective_database_url)
+    client = await connect(settings, wait_seconds=30)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker polling task queue %r on %s (namespace %s)",
+        settings.temporal_task_queue,
+        settings.effective_temporal_address,
+        settings.temporal_namespace,
+    )
+    async with worker:
+        # Events whose routing was interrupted (crash, Temporal briefly down) are routed here.
+        rerouter = asyncio.create_task(reroute_forever(client, settings))
+        await stop.wait()
+        rerouter.cancel()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))

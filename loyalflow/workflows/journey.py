@@ -1,0 +1,149 @@
+"""JourneyWorkflow: one run per (journey, member, entry), interpreting a definition snapshot.
+
+Deterministic code only: time, randomness and ids come from `workflow.*`; all I/O is in activities.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from loyalflow.models.journey import ExitStep, Journey, SendStep, Step, WaitStep
+    from loyalflow.models.workflow_io import (
+        JourneyInput,
+        JourneyResult,
+        MemberEvent,
+        ProgressUpdate,
+        SendRequest,
+        SendResult,
+        TrailEntry,
+    )
+    from loyalflow.workflows import search_attributes as sa
+
+# Provider outages are retried with backoff for up to a day before the send is given up.
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
+SEND_TIMEOUT = timedelta(minutes=2)
+SEND_GIVE_UP_AFTER = timedelta(days=1)
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+DB_TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        # Set before any signal handler runs, so early events are never lost.
+        self._input = input
+        self._trail: list[TrailEntry] = []
+        self._exit_reason: str | None = None
+        self._seen_events: set[str] = set()
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyResult:
+        journey = input.journey
+        await self._progress(current_step=journey.steps[0].id)
+        exit_reason = "completed"
+        for step in journey.steps:
+            if self._exit_reason is not None:
+                break
+            workflow.upsert_search_attributes([sa.STEP.value_set(step.id)])
+            await self._progress(current_step=step.id)
+            outcome = await self._execute(journey, step)
+            if outcome is not None:
+                exit_reason = outcome
+                break
+        if self._exit_reason is not None:
+            exit_reason = self._exit_reason
+        self._note("exit", exit_reason)
+        await self._progress(exit_reason=exit_reason)
+        return JourneyResult(exit_reason=exit_reason, trail=self._trail)
+
+    async def _execute(self, journey: Journey, step: Step) -> str | None:
+        """Runs one step; returns an exit reason when the step ends the journey."""
+        if isinstance(step, SendStep):
+            await self._send(journey, step)
+        elif isinstance(step, WaitStep):
+            await self._wait(step)
+        elif isinstance(step, ExitStep):
+            self._note(step.id, "exit", step.reason)
+            return step.reason
+        return None
+
+    async def _send(self, journey: Journey, step: SendStep) -> None:
+        request = SendRequest(
+            # Decided here, once: every retry of the activity carries the same id.
+            message_id=str(workflow.uuid4()),
+            workflow_id=workflow.info().workflow_id,
+            journey_id=journey.id,
+            step_id=step.id,
+            member_id=self._input.member_id,
+            channel=step.channel,
+            template=step.template,
+            topic=journey.topic,
+        )
+        try:
+            result = await workflow.execute_activity(
+                "send_message",
+                request,
+                result_type=SendResult,
+                start_to_close_timeout=SEND_TIMEOUT,
+                schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError as err:
+            self._note(step.id, "failed", f"gave up after retries: {err.cause or err}")
+            return
+        self._note(step.id, result.status, result.reason or result.subject)
+
+    async def _wait(self, step: WaitStep) -> None:
+        self._note(step.id, "waiting", f"for {step.duration}")
+        try:
+            await workflow.wait_condition(
+                lambda: self._exit_reason is not None, timeout=step.duration
+            )
+        except TimeoutError:
+            self._note(step.id, "waited")
+
+    async def _progress(
+        self, *, current_step: str | None = None, exit_reason: str | None = None
+    ) -> None:
+        info = workflow.info()
+        await workflow.execute_activity(
+            "record_progress",
+            ProgressUpdate(
+                workflow_id=info.workflow_id,
+                journey_id=self._input.journey.id,
+                journey_version=self._input.journey.version,
+                member_id=self._input.member_id,
+                entry=self._input.entry,
+                trigger_event_id=self._input.trigger.event_id,
+                at=workflow.now(),
+                current_step=current_step,
+                exit_reason=exit_reason,
+            ),
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+
+    def _note(self, step: str, outcome: str, detail: str | None = None) -> None:
+        self._trail.append(TrailEntry(at=workflow.now(), step=step, outcome=outcome, detail=detail))
+
+    @workflow.signal
+    def member_event(self, event: MemberEvent) -> None:
+        # The router may deliver an event twice (retries); each event counts once.
+        if event.event_id in self._seen_events:
+            return
+        self._seen_events.add(event.event_id)
+        if self._exit_reason is None and self._input.journey.exits_on(event.type):
+            self._exit_reason = f"exit_when: {event.type}"
+            self._note("exit_when", "event", f"{event.type} {event.event_id}")
+
+    @workflow.query
+    def trail(self) -> list[TrailEntry]:
+        return self._trail
