@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     temporal_task_queue: str = TASK_QUEUE
     temporal_tls: bool = False
     temporal_api_key: SecretStr | None = None
+    # Workflows kept in worker memory between tasks (0 disables sticky execution).
+    worker_max_cached_workflows: int = 1000
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

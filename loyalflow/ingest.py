@@ -86,6 +86,8 @@ def _store(url: str, events: list[EventIn]) -> list[StoredEvent]:
                 member = members.get(incoming.member_id)
                 if member is None:  # member.joined for a member not seen before
                     member = members[incoming.member_id] = Member(id=incoming.member_id)
+                    session.add(member)
+                    session.flush()  # the event row's foreign key needs the member row first
                 _apply(member, event)
                 session.add(member)
                 session.add(event)

@@ -6,6 +6,7 @@ import signal
 from datetime import timedelta
 
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
 from loyalflow.activities.channels import EmailChannel
@@ -17,7 +18,7 @@ from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import assert_schema_current
 from loyalflow.routing import reroute_forever
-from loyalflow.temporal import connect
+from loyalflow.temporal import connect, ensure_search_attributes
 from loyalflow.workflows.journey import JourneyWorkflow
 
 log = logging.getLogger("loyalflow.worker")
@@ -51,12 +52,20 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         workflows=[JourneyWorkflow],
         activities=[sends.send_message, enrollments.record_progress],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 
 async def run_worker(settings: Settings) -> None:
     assert_schema_current(settings.effective_database_url)
     client = await connect(settings, wait_seconds=30)
+    try:
+        added = await ensure_search_attributes(client, settings.temporal_namespace)
+        if added:
+            log.info("registered search attributes %s", ", ".join(added))
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS:  # another worker registered them first
+            log.warning("could not register search attributes (%s); see README", err.message)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

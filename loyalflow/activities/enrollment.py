@@ -22,6 +22,8 @@ def record_progress_sync(url: str, update: ProgressUpdate) -> None:
                 trigger_event_id=update.trigger_event_id,
                 entered_at=update.at,
             )
+        if update.entering:
+            row.entered_at = update.at  # workflow time: the router's guess is replaced
         if update.current_step is not None:
             row.current_step = update.current_step
         if update.exit_reason is not None and row.exited_at is None:

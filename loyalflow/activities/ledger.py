@@ -1,6 +1,7 @@
 """Message ledger: the row is written before the provider call and decides whether to call at all."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from loyalflow.models.db import session_scope
@@ -90,6 +91,7 @@ def _upsert(
     subject: str | None,
     reason: str | None,
     provider_id: str | None,
+    at: datetime | None = None,
 ) -> SendResult | None:
     with session_scope(url) as session:
         row = session.get(Message, request.message_id)
@@ -111,7 +113,7 @@ def _upsert(
         row.provider_id = provider_id or row.provider_id
         row.updated_at = utcnow()
         if status == MessageStatus.SENT:
-            row.sent_at = row.updated_at
+            row.sent_at = at or row.updated_at
         session.add(row)
         return _result(row) if status in FINAL_STATES else None
 
@@ -137,10 +139,18 @@ def finish(
     *,
     reason: str | None = None,
     provider_id: str | None = None,
+    at: datetime | None = None,
 ) -> SendResult:
     """Records the final outcome; later retries of the activity return it unchanged."""
     result = _upsert(
-        url, request, status, locale=None, subject=None, reason=reason, provider_id=provider_id
+        url,
+        request,
+        status,
+        locale=None,
+        subject=None,
+        reason=reason,
+        provider_id=provider_id,
+        at=at,
     )
     assert result is not None, f"{status} is not a final state"
     return result

@@ -95,6 +95,8 @@ class SendActivities:
             MessageStatus.SENT,
             provider_id=provider_id,
             reason=f"via {self.email_channel.name}",
+            # The server's clock, not the worker's: in skipped (simulated) time they differ.
+            at=activity.info().current_attempt_scheduled_time,
         )
 
     async def _skip(self, request: SendRequest, reason: str) -> SendResult:

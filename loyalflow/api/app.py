@@ -5,7 +5,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 
+from loyalflow.api.errors import validation_error_handler
 from loyalflow.api.routes import events, health, members
 from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import assert_schema_current
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(members.router)
     app.include_router(events.router)
     app.include_router(health.router)

@@ -1,4 +1,4 @@
-"""Shared request dependencies: settings, the Temporal client, bearer-token auth for writes."""
+"""Shared request dependencies: settings, the Temporal client, bearer-token auth."""
 
 import secrets
 from typing import Annotated
@@ -22,11 +22,12 @@ def get_temporal(request: Request) -> Client:
     return client
 
 
-def require_writer(
+def require_token(
     settings: Annotated[Settings, Depends(get_settings)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Write endpoints need `Authorization: Bearer $LOYALFLOW_API_TOKEN` when a token is set."""
+    """With LOYALFLOW_API_TOKEN set, every endpoint that writes or returns member data needs
+    `Authorization: Bearer <token>` (only /healthz and the docs stay open)."""
     if settings.api_token is None:
         return
     expected = settings.api_token.get_secret_value()
@@ -40,4 +41,4 @@ def require_writer(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
-WriterDep = Depends(require_writer)
+TokenDep = Depends(require_token)

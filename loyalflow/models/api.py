@@ -1,17 +1,63 @@
 """HTTP shapes (request and response bodies), kept apart from the tables."""
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+)
 
 from loyalflow.models.journey import DERIVED_EVENT_TYPES, INGESTED_EVENT_TYPES
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 MemberId = Annotated[str, Field(pattern=MEMBER_ID_PATTERN, examples=["M-1001"])]
+
+
+def storable_json(value: Any, path: str = "") -> Any:
+    """Rejects what a JSON column cannot hold everywhere: NaN/Infinity and NUL characters."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path or 'value'} must be a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise ValueError(f"{path or 'value'} is too large")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"{path or 'value'} contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            storable_json(key, f"{path}.{key}".lstrip("."))
+            storable_json(item, f"{path}.{key}".lstrip("."))
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            storable_json(item, f"{path}[{index}]")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+def _storable_instant(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("is outside the range of storable dates") from exc
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
+Instant = Annotated[AwareDatetime, AfterValidator(_storable_instant)]
 
 
 def normalise_phone(value: str) -> str:
@@ -24,6 +70,8 @@ def normalise_phone(value: str) -> str:
         raise ValueError(f"phone is not a phone number: {exc}") from exc
     if not phonenumbers.is_valid_number(number):
         raise ValueError("phone is not a valid number for its country code")
+    if number.extension:
+        raise ValueError("phone must not have an extension: SMS cannot reach one")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -32,14 +80,20 @@ def normalise_locale(value: str) -> str:
         locale = Locale.parse(value.replace("-", "_"))
     except (UnknownLocaleError, ValueError) as exc:
         raise ValueError(f"locale {value!r} is not a known locale (e.g. en, fr, fr-CA)") from exc
-    return "-".join(part for part in (locale.language, locale.territory) if part)
+    if locale.language == "root":
+        raise ValueError("locale must name a language (e.g. en, fr, fr-CA)")
+    return "-".join(part for part in (locale.language, locale.script, locale.territory) if part)
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"timezone {value!r} is not an IANA timezone (e.g. Europe/Paris)") from exc
+    # The IANA list, not whatever ZoneInfo can open: `localtime` would mean this server's zone.
+    if value not in _timezones():
+        raise ValueError(f"timezone {value!r} is not an IANA timezone (e.g. Europe/Paris)")
     return value
 
 
@@ -50,10 +104,10 @@ class MemberIn(BaseModel):
 
     email: EmailStr | None = None
     phone: str | None = None
-    first_name: Annotated[str, Field(max_length=200)] | None = None
+    first_name: Annotated[Text, Field(max_length=200)] | None = None
     locale: str = "en"
     timezone: str = "UTC"
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: JsonObject = Field(default_factory=dict)
 
     @field_validator("phone")
     @classmethod
@@ -94,11 +148,11 @@ class MemberOut(BaseModel):
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    event_id: Annotated[Text, Field(min_length=1, max_length=128)]
     member_id: MemberId
     type: str
-    occurred_at: AwareDatetime
-    properties: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: Instant
+    properties: JsonObject = Field(default_factory=dict)
 
     @field_validator("type")
     @classmethod
@@ -114,8 +168,10 @@ class EventIn(BaseModel):
     @field_validator("properties")
     @classmethod
     def _purchase_amount(cls, value: dict[str, Any]) -> dict[str, Any]:
-        amount = value.get("amount")
-        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int | float)):
+        if "amount" not in value:
+            return value
+        amount = value["amount"]
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
             raise ValueError("properties.amount must be a number")
         return value
 

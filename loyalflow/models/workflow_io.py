@@ -44,6 +44,7 @@ class ProgressUpdate(BaseModel):
     entry: int
     trigger_event_id: str | None
     at: datetime
+    entering: bool = False
     current_step: str | None = None
     exit_reason: str | None = None
 

@@ -47,7 +47,7 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyResult:
         journey = input.journey
-        await self._progress(current_step=journey.steps[0].id)
+        await self._progress(current_step=journey.steps[0].id, entering=True)
         exit_reason = "completed"
         for step in journey.steps:
             if self._exit_reason is not None:
@@ -111,7 +111,11 @@ class JourneyWorkflow:
             self._note(step.id, "waited")
 
     async def _progress(
-        self, *, current_step: str | None = None, exit_reason: str | None = None
+        self,
+        *,
+        current_step: str | None = None,
+        exit_reason: str | None = None,
+        entering: bool = False,
     ) -> None:
         info = workflow.info()
         await workflow.execute_activity(
@@ -124,6 +128,7 @@ class JourneyWorkflow:
                 entry=self._input.entry,
                 trigger_event_id=self._input.trigger.event_id,
                 at=workflow.now(),
+                entering=entering,
                 current_step=current_step,
                 exit_reason=exit_reason,
             ),

@@ -2,7 +2,7 @@ from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from loyalflow.api.deps import SettingsDep, TemporalDep, WriterDep
+from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
 from loyalflow.ingest import EventsRejected, store_events
 from loyalflow.models.api import EventIn, EventOutcome, IngestResponse
 from loyalflow.routing import route_events
@@ -15,7 +15,7 @@ MAX_BATCH = 1000
     "/events",
     response_model=IngestResponse,
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[WriterDep],
+    dependencies=[TokenDep],
 )
 async def post_events(
     body: EventIn | list[EventIn], settings: SettingsDep, temporal: TemporalDep

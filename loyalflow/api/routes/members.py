@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 
-from loyalflow.api.deps import SettingsDep, WriterDep
+from loyalflow.api.deps import SettingsDep, TokenDep
 from loyalflow.ingest import get_member, upsert_member
 from loyalflow.models.api import MEMBER_ID_PATTERN, MemberIn, MemberOut
 
@@ -14,7 +14,7 @@ MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
 @router.put(
     "/{member_id}",
     response_model=MemberOut,
-    dependencies=[WriterDep],
+    dependencies=[TokenDep],
     responses={201: {"description": "member created"}, 200: {"description": "member updated"}},
 )
 async def put_member(
@@ -28,7 +28,7 @@ async def put_member(
     return MemberOut.model_validate(member)
 
 
-@router.get("/{member_id}", response_model=MemberOut)
+@router.get("/{member_id}", response_model=MemberOut, dependencies=[TokenDep])
 async def read_member(member_id: MemberIdPath, settings: SettingsDep) -> MemberOut:
     member = await run_in_threadpool(get_member, settings.effective_database_url, member_id)
     if member is None:

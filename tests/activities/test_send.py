@@ -1,0 +1,139 @@
+"""The send activity against a real SMTP server: a retried send never sends twice."""
+
+import uuid
+
+import pytest
+from temporalio.testing import ActivityEnvironment
+
+from loyalflow.activities import ledger
+from loyalflow.activities.channels import TransientSendError
+from loyalflow.activities.channels.email import SmtpEmailChannel
+from loyalflow.activities.rendering import TemplateRenderer
+from loyalflow.activities.send import SendActivities
+from loyalflow.config import Settings
+from loyalflow.models.tables import MessageStatus
+from loyalflow.models.workflow_io import SendRequest
+from tests.journey_helpers import create_member, messages
+from tests.smtp_server import SmtpServer
+
+
+@pytest.fixture
+def sends(settings: Settings, smtp_server: SmtpServer) -> SendActivities:
+    return SendActivities(
+        database_url=settings.effective_database_url,
+        renderer=TemplateRenderer(settings.templates_dir, "Club Lumière"),
+        email_channel=SmtpEmailChannel(
+            host="127.0.0.1",
+            port=smtp_server.port,
+            username=None,
+            password=None,
+            start_tls=False,
+            timeout=10,
+        ),
+        email_from="Club Lumière <club@example.com>",
+    )
+
+
+def request_for(member_id: str) -> SendRequest:
+    return SendRequest(
+        message_id=str(uuid.uuid4()),
+        workflow_id=f"journey-welcome-{member_id}",
+        journey_id="welcome",
+        step_id="welcome_email",
+        member_id=member_id,
+        channel="email",
+        template="welcome",
+        topic="onboarding",
+    )
+
+
+async def test_delivers_a_multipart_message_with_a_stable_message_id(
+    settings: Settings, sends: SendActivities, smtp_server: SmtpServer, member_id: str
+) -> None:
+    create_member(settings, member_id, email="zoe@example.com", first_name="Zoé", locale="fr")
+    request = request_for(member_id)
+
+    result = await ActivityEnvironment().run(sends.send_message, request)
+
+    assert result.status == "sent"
+    [mail] = smtp_server.messages
+    assert mail["Message-ID"] == f"<{request.message_id}@loyalflow>"
+    assert mail["Subject"] == "Bienvenue chez Club Lumière, Zoé !"  # UTF-8 subject survives
+    assert mail["To"] == "zoe@example.com"
+    assert mail.get_body(("plain",)) is not None and mail.get_body(("html",)) is not None
+
+
+async def test_a_retry_after_success_sends_nothing_more(
+    settings: Settings, sends: SendActivities, smtp_server: SmtpServer, member_id: str
+) -> None:
+    create_member(settings, member_id, email="ann@example.com")
+    request = request_for(member_id)
+
+    first = await ActivityEnvironment().run(sends.send_message, request)
+    again = await ActivityEnvironment().run(sends.send_message, request)
+
+    assert first == again
+    assert len(smtp_server.messages) == 1
+    assert [m.status for m in messages(settings, member_id)] == ["sent"]
+
+
+async def test_a_451_is_retried_then_delivered_once(
+    settings: Settings, sends: SendActivities, smtp_server: SmtpServer, member_id: str
+) -> None:
+    create_member(settings, member_id, email="ben@example.com")
+    request = request_for(member_id)
+    smtp_server.refuse_next("451 4.3.0 Try again later")
+
+    with pytest.raises(TransientSendError, match="451"):
+        await ActivityEnvironment().run(sends.send_message, request)
+    [row] = messages(settings, member_id)
+    assert row.status == MessageStatus.DEFERRED and "451" in (row.reason or "")
+
+    result = await ActivityEnvironment().run(sends.send_message, request)
+    assert result.status == "sent"
+    assert len(smtp_server.messages) == 1
+
+
+async def test_a_550_fails_the_message_without_retrying(
+    settings: Settings, sends: SendActivities, smtp_server: SmtpServer, member_id: str
+) -> None:
+    create_member(settings, member_id, email="gone@example.com")
+    request = request_for(member_id)
+    smtp_server.refuse_next("550 5.1.1 No such user")
+
+    result = await ActivityEnvironment().run(sends.send_message, request)
+    again = await ActivityEnvironment().run(sends.send_message, request)
+
+    assert result.status == "failed" and "550" in (result.reason or "")
+    assert again == result
+    assert smtp_server.messages == []
+
+
+async def test_an_attempt_interrupted_mid_call_is_not_repeated(
+    settings: Settings, sends: SendActivities, smtp_server: SmtpServer, member_id: str
+) -> None:
+    """A row left in `sending` means the provider may have the message: never send a second."""
+    create_member(settings, member_id, email="cat@example.com")
+    request = request_for(member_id)
+    ledger.mark(settings.effective_database_url, request, MessageStatus.SENDING)
+
+    result = await ActivityEnvironment().run(sends.send_message, request)
+
+    assert result.status == "failed" and result.reason == ledger.INTERRUPTED_REASON
+    assert smtp_server.messages == []
+
+
+async def test_an_unreachable_server_is_a_transient_error(
+    settings: Settings, member_id: str
+) -> None:
+    create_member(settings, member_id, email="dan@example.com")
+    sends = SendActivities(
+        database_url=settings.effective_database_url,
+        renderer=TemplateRenderer(settings.templates_dir, "Club"),
+        email_channel=SmtpEmailChannel(
+            host="127.0.0.1", port=1, username=None, password=None, start_tls=False, timeout=5
+        ),
+        email_from="club@example.com",
+    )
+    with pytest.raises(TransientSendError, match="unreachable"):
+        await ActivityEnvironment().run(sends.send_message, request_for(member_id))

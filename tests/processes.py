@@ -1,0 +1,61 @@
+"""Starting loyalflow commands as real subprocesses, the way an operator runs them."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from loyalflow.config import Settings
+
+
+def loyalflow_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
+    env.update(
+        LOYALFLOW_HOME=str(settings.home),
+        LOYALFLOW_DATABASE_URL=settings.effective_database_url,
+        LOYALFLOW_TEMPORAL_TASK_QUEUE=settings.temporal_task_queue,
+        PYTHONUNBUFFERED="1",
+    )
+    if settings.temporal_address:
+        env["LOYALFLOW_TEMPORAL_ADDRESS"] = settings.temporal_address
+    env.update(extra)
+    return env
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "loyalflow", *command],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_for_log(log: Path, text: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"process exited ({process.returncode}):\n{log.read_text()}")
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not seen within {timeout}s:\n{log.read_text()}")
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {timeout}s:\n{log.read_text()}")
