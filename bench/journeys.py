@@ -351,7 +351,7 @@ def report(phases: list[Phase], concurrency: int) -> dict[str, Any]:
             f"idle: {IDLE_SAMPLES} journeys started one at a time"
         ),
     )
-    for column in ("", "journeys", "wall s", "journeys/s", "p50", "p99", "call p50", "idle p50"):
+    for column in ("", "n", "wall s", "journeys/s", "p50", "p99", "call p50", "idle p50"):
         table.add_column(column, justify="right" if column else "left")
     for phase in phases:
         s = phase.summary()
@@ -378,7 +378,7 @@ def report(phases: list[Phase], concurrency: int) -> dict[str, Any]:
     console.print(table)
     cpu = Table(
         title="CPU ms per journey (loaded run), by process",
-        caption="worker, api: loyalflow's (idle in phase B); bench: this process (bare worker in B)",
+        caption="bench: this process (and the bare worker, in B)",
     )
     processes = ["temporal", "worker", "api", "bench"]
     for column in ("", *processes, "total"):

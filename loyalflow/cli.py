@@ -99,7 +99,9 @@ def event(
     from loyalflow.temporal import connect
 
     settings = get_settings()
-    occurred = (at or datetime.now(UTC)).replace(tzinfo=(at.tzinfo if at and at.tzinfo else UTC))
+    occurred = at or datetime.now(UTC)
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)  # a bare date-time on the command line means UTC
     try:
         incoming = EventIn(
             event_id=event_id or str(uuid.uuid4()),

@@ -81,7 +81,7 @@ def settings(database_url: str, home: Path) -> Settings:
         home=home,
         database_url=database_url,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

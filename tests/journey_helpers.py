@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel import col, select
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -79,8 +80,13 @@ async def journey_result(env: WorkflowEnvironment, workflow_id: str) -> JourneyR
     Only handles returned by the test client's own start_workflow skip time on their own.
     """
     handle = env.client.get_workflow_handle(workflow_id, result_type=JourneyResult)
-    async with env.time_skipping_unlocked():
-        return await handle.result()
+    test_service = env.client.test_service
+    await test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+    try:
+        result: JourneyResult = await handle.result()
+    finally:
+        await test_service.lock_time_skipping(LockTimeSkippingRequest())
+    return result
 
 
 async def wait_for_timer(client: Client, workflow_id: str, within: float = 30) -> None:

@@ -26,6 +26,7 @@ def loyalflow_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Its own process group, like a command typed in a terminal: killpg reaches its children."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -33,6 +34,7 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 

@@ -20,7 +20,7 @@ class RecordingHandler:
         if self.refusals:
             return self.refusals.pop(0)
         raw = cast(bytes, envelope.original_content or envelope.content)
-        self.messages.append(cast(EmailMessage, message_from_bytes(raw, policy=policy.default)))
+        self.messages.append(message_from_bytes(raw, policy=policy.default))
         return "250 Message accepted for delivery"
 
 

@@ -40,6 +40,7 @@ class JourneyWorkflow:
     def __init__(self, input: JourneyInput) -> None:
         # Set before any signal handler runs, so early events are never lost.
         self._input = input
+        self._version = input.journey.version  # a content hash: computed once per run
         self._trail: list[TrailEntry] = []
         self._exit_reason: str | None = None
         self._seen_events: set[str] = set()
@@ -47,13 +48,12 @@ class JourneyWorkflow:
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyResult:
         journey = input.journey
-        await self._progress(current_step=journey.steps[0].id, entering=True)
         exit_reason = "completed"
-        for step in journey.steps:
+        for index, step in enumerate(journey.steps):
             if self._exit_reason is not None:
                 break
             workflow.upsert_search_attributes([sa.STEP.value_set(step.id)])
-            await self._progress(current_step=step.id)
+            await self._progress(current_step=step.id, entering=index == 0)
             outcome = await self._execute(journey, step)
             if outcome is not None:
                 exit_reason = outcome
@@ -118,12 +118,13 @@ class JourneyWorkflow:
         entering: bool = False,
     ) -> None:
         info = workflow.info()
-        await workflow.execute_activity(
+        # Local: an idempotent DB upsert needs no task queue round trip through the server.
+        await workflow.execute_local_activity(
             "record_progress",
             ProgressUpdate(
                 workflow_id=info.workflow_id,
                 journey_id=self._input.journey.id,
-                journey_version=self._input.journey.version,
+                journey_version=self._version,
                 member_id=self._input.member_id,
                 entry=self._input.entry,
                 trigger_event_id=self._input.trigger.event_id,

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
@@ -11,7 +12,7 @@ from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer, l
 from loyalflow.config import PACKAGE_DIR
 
 TEMPLATES = PACKAGE_DIR / "templates"
-MEMBER = {
+MEMBER: dict[str, Any] = {
     "id": "M1",
     "first_name": "Ada",
     "email": "ada@example.com",

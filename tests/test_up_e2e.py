@@ -1,0 +1,123 @@
+"""`loyalflow up` as a user runs it: embedded Temporal, SQLite, worker, API, and a real SMTP server."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from tests.conftest import free_port
+from tests.processes import start, wait_for_log
+from tests.smtp_server import SmtpServer
+
+READY = "Press Ctrl-C to stop."
+MEMBER = "E2E-1"
+JOINED = {
+    "event_id": "e2e-joined-1",
+    "member_id": MEMBER,
+    "type": "member.joined",
+    "occurred_at": "2026-11-20T09:00:00+01:00",
+}
+
+
+def up_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], dict[str, int]]:
+    ports = {"temporal": free_port(), "ui": free_port(), "api": free_port()}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
+    env.update(
+        LOYALFLOW_HOME=str(home),
+        LOYALFLOW_TEMPORAL_PORT=str(ports["temporal"]),
+        LOYALFLOW_TEMPORAL_UI_PORT=str(ports["ui"]),
+        LOYALFLOW_API_PORT=str(ports["api"]),
+        LOYALFLOW_SMTP_HOST="127.0.0.1",
+        LOYALFLOW_SMTP_PORT=str(smtp.port),
+        LOYALFLOW_SMTP_STARTTLS="false",
+        LOYALFLOW_EMAIL_FROM="Club <club@example.com>",
+        PYTHONUNBUFFERED="1",
+    )
+    return env, ports
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=60)
+
+
+async def wait_for_mail(smtp: SmtpServer, count: int, within: float = 30) -> list[EmailMessage]:
+    for _ in range(int(within * 10)):
+        if len(smtp.messages) >= count:
+            break
+        await asyncio.sleep(0.1)
+    return smtp.messages
+
+
+async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    home = tmp_path / "home"
+    env, ports = up_environment(home, smtp_server)
+    api = f"http://127.0.0.1:{ports['api']}"
+    log = tmp_path / "up.log"
+    up = start(["up"], env, log)
+    try:
+        wait_for_log(log, READY, up, timeout=120)
+        assert f"http://127.0.0.1:{ports['ui']}" in log.read_text()  # where the Web UI is
+
+        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            put = await http.put(
+                f"/members/{MEMBER}",
+                json={"email": "ada@example.com", "first_name": "Ada", "locale": "en"},
+            )
+            assert put.status_code == 201, put.text
+            posted = await http.post("/events", json=JOINED)
+            assert posted.json()["accepted"] == 1, posted.text
+
+            [mail] = await wait_for_mail(smtp_server, 1)
+            assert mail["Subject"] == "Welcome to Loyalty Program, Ada!"
+            assert mail["To"] == "ada@example.com"
+            text, html = mail.get_body(("plain",)), mail.get_body(("html",))
+            assert text is not None and "Hello Ada," in text.get_content()
+            assert html is not None and "<strong>Loyalty Program</strong>" in html.get_content()
+
+            again = await http.post("/events", json=JOINED)
+            assert again.json() == {
+                "accepted": 0,
+                "duplicates": 1,
+                "events": [{"event_id": JOINED["event_id"], "status": "duplicate"}],
+                "routing": "done",
+            }
+            rejoined = await http.post("/events", json={**JOINED, "event_id": "e2e-joined-2"})
+            assert rejoined.json()["accepted"] == 1
+            await asyncio.sleep(3)
+            assert len(smtp_server.messages) == 1  # one journey, one welcome email
+
+        temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        journey = await temporal.get_workflow_handle(f"journey-welcome-{MEMBER}").describe()
+        assert journey.status == WorkflowExecutionStatus.RUNNING  # waiting its 3 days
+        assert stop(up) == 0
+        assert not port_open(ports["temporal"]) and not port_open(ports["api"])
+
+        # Same home, second start: the member, the ledger and the waiting journey are all there.
+        log.write_text("")
+        up = start(["up"], env, log)
+        wait_for_log(log, READY, up, timeout=120)
+        async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            stored = (await http.get(f"/members/{MEMBER}")).json()
+            assert stored["first_name"] == "Ada" and stored["joined_at"] is not None
+        temporal = await Client.connect(f"127.0.0.1:{ports['temporal']}")
+        journey = await temporal.get_workflow_handle(f"journey-welcome-{MEMBER}").describe()
+        assert journey.status == WorkflowExecutionStatus.RUNNING
+        assert len(smtp_server.messages) == 1
+        assert stop(up) == 0
+    finally:
+        if up.poll() is None:
+            os.killpg(os.getpgid(up.pid), signal.SIGKILL)
