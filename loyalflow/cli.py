@@ -11,14 +11,17 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from loyalflow.cli_import import import_app
 from loyalflow.config import get_settings
 from loyalflow.ingest import EventsRejected, get_member, store_events, upsert_member
-from loyalflow.models.api import EventIn, MemberIn, MemberOut
+from loyalflow.loyalty import rules_from
+from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import upgrade_database
 
 app = typer.Typer(help="loyalflow: member journeys for loyalty programs, on Temporal.")
 member_app = typer.Typer(help="Create, update and read members.")
 app.add_typer(member_app, name="member")
+app.add_typer(import_app, name="import")
 console = Console()
 err = Console(stderr=True)
 
@@ -113,7 +116,9 @@ def event(
     except ValidationError as exc:
         raise _validation_exit(exc) from exc
     try:
-        stored = store_events(settings.effective_database_url, [incoming])
+        stored = store_events(
+            settings.effective_database_url, [incoming], rules_from(settings.loyalty_rules_file)
+        )
     except EventsRejected as exc:
         err.print(f"[red]rejected[/red]: {exc}")
         raise typer.Exit(2) from exc
@@ -123,7 +128,7 @@ def event(
 
     async def _route() -> bool:
         client = await connect(settings, wait_seconds=5)
-        return await route_events(client, settings, [stored[0].event])
+        return await route_events(client, settings, [s.event for s in stored])
 
     try:
         routed = asyncio.run(_route())
@@ -161,16 +166,21 @@ def member_put(
         data = MemberIn.model_validate(fields)
     except ValidationError as exc:
         raise _validation_exit(exc) from exc
-    stored, created = upsert_member(get_settings().effective_database_url, member_id, data)
+    url = get_settings().effective_database_url
+    _, created = upsert_member(url, member_id, data)
     console.print(f"member {member_id} {'created' if created else 'updated'}")
-    console.print_json(MemberOut.model_validate(stored).model_dump_json())
+    _print_member(url, member_id)
 
 
 @member_app.command("get")
 def member_get(member_id: str) -> None:
-    """Print a member's current state as JSON."""
-    stored = get_member(get_settings().effective_database_url, member_id)
+    """Print a member's current state as JSON: profile, points, tier, purchases, consents."""
+    _print_member(get_settings().effective_database_url, member_id)
+
+
+def _print_member(url: str, member_id: str) -> None:
+    stored = get_member(url, member_id)
     if stored is None:
         err.print(f"[red]no member {member_id!r}[/red]")
         raise typer.Exit(1)
-    console.print_json(MemberOut.model_validate(stored).model_dump_json())
+    console.print_json(stored.model_dump_json())

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     email_from: str = "Loyalty Program <no-reply@example.com>"
 
     program_name: str = "Loyalty Program"
+    loyalty_rules_file: Path = PACKAGE_DIR / "loyalty.yaml"
     journeys_dir: Path = PACKAGE_DIR / "journeys"
     templates_dir: Path = PACKAGE_DIR / "templates"
 

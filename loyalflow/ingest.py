@@ -1,14 +1,16 @@
 """Members and events into the database: validated as a whole, stored in one transaction."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from loyalflow.models.api import EventIn, MemberIn
+from loyalflow.config import get_settings
+from loyalflow.loyalty import LoyaltyRules, rules_from
+from loyalflow.member_state import apply_event, apply_profile
+from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Event, Member, utcnow
+from loyalflow.models.tables import Consent, Event, Member
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class EventsRejected(ValueError):
 class StoredEvent:
     event: Event
     duplicate: bool
+    derived: bool = False
 
 
 def upsert_member(url: str, member_id: str, data: MemberIn) -> tuple[Member, bool]:
@@ -37,35 +40,47 @@ def upsert_member(url: str, member_id: str, data: MemberIn) -> tuple[Member, boo
         created = member is None
         if member is None:
             member = Member(id=member_id)
-        for field in data.model_fields_set:
-            value = getattr(data, field)
-            if field == "attributes":
-                value = {**member.attributes, **value}
-            setattr(member, field, value)
-        member.updated_at = utcnow()
+        apply_profile(member, data)
         session.add(member)
         session.flush()
         return member, created
 
 
-def get_member(url: str, member_id: str) -> Member | None:
+def get_member(url: str, member_id: str) -> MemberOut | None:
     with session_scope(url) as session:
-        return session.get(Member, member_id)
+        member = session.get(Member, member_id)
+        if member is None:
+            return None
+        consents = session.exec(
+            select(Consent).where(Consent.member_id == member_id).order_by(col(Consent.channel))
+        )
+        return MemberOut.model_validate(
+            {
+                **member.model_dump(),
+                "consents": [ConsentOut.model_validate(c) for c in consents],
+            }
+        )
 
 
-def store_events(url: str, events: list[EventIn]) -> list[StoredEvent]:
+def store_events(
+    url: str, events: list[EventIn], rules: LoyaltyRules | None = None
+) -> list[StoredEvent]:
     """All or nothing: one bad event rejects the batch and nothing is written.
 
     Idempotent by `event_id`: an id already stored (or repeated in the batch) is a duplicate.
+    Derived events (`purchase.first`, `tier.upgraded`...) are stored in the same transaction and
+    returned after the event that caused them, ready to be routed like any other.
+    `rules` defaults to the process's configured loyalty rules.
     """
+    rules = rules or rules_from(get_settings().loyalty_rules_file)
     try:
-        return _store(url, events)
+        return _store(url, rules, events)
     except IntegrityError:
         # A concurrent request stored one of these ids first; a second pass sees it as duplicate.
-        return _store(url, events)
+        return _store(url, rules, events)
 
 
-def _store(url: str, events: list[EventIn]) -> list[StoredEvent]:
+def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredEvent]:
     with session_scope(url) as session:
         members = _lock_members(session, events)
         seen: set[str] = set()
@@ -82,16 +97,31 @@ def _store(url: str, events: list[EventIn]) -> list[StoredEvent]:
                 occurred_at=incoming.occurred_at,
                 properties=incoming.properties,
             )
-            if not duplicate:
-                member = members.get(incoming.member_id)
-                if member is None:  # member.joined for a member not seen before
-                    member = members[incoming.member_id] = Member(id=incoming.member_id)
-                    session.add(member)
-                    session.flush()  # the event row's foreign key needs the member row first
-                _apply(member, event)
+            if duplicate:
+                stored.append(StoredEvent(event, duplicate=True))
+                continue
+            member = members.get(incoming.member_id)
+            if member is None:  # member.joined for a member not seen before
+                member = members[incoming.member_id] = Member(id=incoming.member_id)
                 session.add(member)
-                session.add(event)
-            stored.append(StoredEvent(event, duplicate))
+                session.flush()  # the event row's foreign key needs the member row first
+            derived = apply_event(session, member, event, rules)
+            session.add(member)
+            session.add(event)
+            stored.append(StoredEvent(event, duplicate=False))
+            for consequence in derived:
+                child = Event(
+                    # Derived from an idempotent event, so its id is derived too.
+                    event_id=f"{event.event_id}/{consequence.type}",
+                    member_id=member.id,
+                    type=consequence.type,
+                    occurred_at=event.occurred_at,
+                    properties=consequence.properties,
+                    caused_by=event.event_id,
+                )
+                session.add(child)
+                stored.append(StoredEvent(child, duplicate=False, derived=True))
+            session.flush()  # later events of the batch (and tier rules) see this one
         return stored
 
 
@@ -119,17 +149,3 @@ def _lock_members(session: Session, events: list[EventIn]) -> dict[str, Member]:
     if problems:
         raise EventsRejected(problems)
     return members
-
-
-def _apply(member: Member, event: Event) -> None:
-    """Member state follows from events; this is the only place events change it."""
-    at: datetime = event.occurred_at
-    member.last_activity_at = max(filter(None, (member.last_activity_at, at)))
-    if event.type == "member.joined" and member.joined_at is None:
-        member.joined_at = at
-    elif event.type == "purchase":
-        member.purchase_count += 1
-        member.total_spent += float(event.properties.get("amount", 0))
-        member.first_purchase_at = min(filter(None, (member.first_purchase_at, at)))
-        member.last_purchase_at = max(filter(None, (member.last_purchase_at, at)))
-    member.updated_at = utcnow()

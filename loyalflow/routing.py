@@ -11,6 +11,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
@@ -47,6 +48,13 @@ def get_catalog(settings: Settings) -> Catalog:
 
 def publish_versions(url: str, catalog: Catalog) -> None:
     """Records each journey definition under its content hash, for reports and support."""
+    try:
+        _publish(url, catalog)
+    except IntegrityError:
+        _publish(url, catalog)  # another process published the same version at the same time
+
+
+def _publish(url: str, catalog: Catalog) -> None:
     with session_scope(url) as session:
         for journey in catalog.journeys.values():
             if session.get(JourneyVersion, (journey.id, journey.version)) is None:

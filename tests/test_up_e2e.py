@@ -92,6 +92,7 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
             assert again.json() == {
                 "accepted": 0,
                 "duplicates": 1,
+                "derived": 0,
                 "events": [{"event_id": JOINED["event_id"], "status": "duplicate"}],
                 "routing": "done",
             }

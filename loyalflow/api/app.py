@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from loyalflow.api.errors import validation_error_handler
 from loyalflow.api.routes import events, health, members
 from loyalflow.config import Settings, get_settings
+from loyalflow.loyalty import rules_from
 from loyalflow.models.db import assert_schema_current
 from loyalflow.routing import get_catalog, publish_versions
 from loyalflow.temporal import connect
@@ -22,8 +23,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.effective_database_url
         await run_in_threadpool(assert_schema_current, url)
-        # Fail at start-up, not on the first event, if a journey file is wrong.
+        # Fail at start-up, not on the first event, if a journey or the rules file is wrong.
         await run_in_threadpool(publish_versions, url, get_catalog(settings))
+        rules_from(settings.loyalty_rules_file)
         app.state.settings = settings
         app.state.temporal = await connect(settings, wait_seconds=30)
         yield

@@ -1,6 +1,7 @@
 """HTTP shapes (request and response bodies), kept apart from the tables."""
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -15,6 +16,8 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -125,6 +128,16 @@ class MemberIn(BaseModel):
         return check_timezone(value)
 
 
+class ConsentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel: str
+    topic: str
+    status: str
+    source: str | None
+    at: datetime
+
+
 class MemberOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -141,8 +154,9 @@ class MemberOut(BaseModel):
     last_purchase_at: datetime | None
     last_activity_at: datetime | None
     purchase_count: int
-    total_spent: float
+    total_spent: float  # stored exactly (NUMERIC); JSON clients get a number
     attributes: dict[str, Any]
+    consents: list[ConsentOut] = Field(default_factory=list)
 
 
 class EventIn(BaseModel):
@@ -167,13 +181,67 @@ class EventIn(BaseModel):
 
     @field_validator("properties")
     @classmethod
-    def _purchase_amount(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if "amount" not in value:
-            return value
-        amount = value["amount"]
-        if isinstance(amount, bool) or not isinstance(amount, int | float):
-            raise ValueError("properties.amount must be a number")
+    def _properties_for_type(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        check = _PROPERTY_CHECKS.get(info.data.get("type", ""))
+        if check is not None:
+            check(value)
         return value
+
+
+def _require_number(properties: dict[str, Any], key: str, *, integer: bool = False) -> None:
+    value = properties.get(key)
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise ValueError(f"properties.{key} must be {'an integer' if integer else 'a number'}")
+
+
+def _check_purchase(properties: dict[str, Any]) -> None:
+    # No amount is a purchase of unknown value; a negative amount is a refund.
+    if "amount" in properties:
+        _require_number(properties, "amount")
+
+
+def _check_points_adjusted(properties: dict[str, Any]) -> None:
+    _require_number(properties, "points", integer=True)
+
+
+def _nested(model: type[BaseModel], properties: dict[str, Any]) -> None:
+    """Validates properties against a model, reporting the inner field by name."""
+    try:
+        model.model_validate(properties)
+    except ValidationError as exc:
+        raise ValueError(
+            "; ".join(
+                f"properties.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+        ) from None
+
+
+def _check_consent(properties: dict[str, Any]) -> None:
+    _nested(ConsentChange, properties)
+
+
+def _check_profile(properties: dict[str, Any]) -> None:
+    _nested(MemberIn, properties)
+
+
+_PROPERTY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "purchase": _check_purchase,
+    "points.adjusted": _check_points_adjusted,
+    "consent.updated": _check_consent,
+    "profile.updated": _check_profile,
+}
+
+
+class ConsentChange(BaseModel):
+    """`consent.updated` properties: a member's decision for one channel and topic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["email", "sms"]
+    topic: Annotated[Text, Field(min_length=1, max_length=64)]
+    status: Literal["granted", "revoked"]
+    source: Annotated[Text, Field(max_length=64)] | None = None
 
 
 class EventOutcome(BaseModel):
@@ -184,6 +252,7 @@ class EventOutcome(BaseModel):
 class IngestResponse(BaseModel):
     accepted: int
     duplicates: int
+    derived: int = Field(0, description="events loyalflow derived: purchase.first, tier.*")
     events: list[EventOutcome]
     routing: Literal["done", "pending"] = Field(
         description="pending: stored safely, journeys will be started/signalled by the re-router"

@@ -8,7 +8,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -18,12 +20,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API and the worker read while the other writes; busy_timeout makes writers
     # queue instead of failing with "database is locked".
+    dbapi_connection.isolation_level = None  # transactions are begun by _begin_immediate
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # A deferred SQLite transaction that reads a member and then writes fails with
+    # SQLITE_BUSY_SNAPSHOT when another writer committed in between. Taking the write lock
+    # up front makes concurrent writers queue instead (PostgreSQL uses row locks instead).
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @lru_cache(maxsize=8)
@@ -34,6 +44,7 @@ def get_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -67,9 +78,6 @@ class SchemaNotCurrent(RuntimeError):
 
 def assert_schema_current(url: str) -> None:
     """Workers and the API refuse to run on an unmigrated database rather than fail later."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     with get_engine(url).connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()

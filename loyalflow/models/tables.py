@@ -1,6 +1,7 @@
 """SQLModel tables: what support staff and reports read. Temporal history is not the record."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -54,21 +55,56 @@ class Member(SQLModel, table=True):
     last_purchase_at: datetime | None = _timestamp()
     last_activity_at: datetime | None = _timestamp(index=True)
     purchase_count: int = 0
-    total_spent: float = 0.0
+    # Exact money: a float would drift (120.99 + 30 - 30 != 120.99).
+    total_spent: Decimal = Field(default=Decimal(0), max_digits=14, decimal_places=2)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _required_timestamp()
     updated_at: datetime = _required_timestamp()
 
 
 class Event(SQLModel, table=True):
+    # Tier rules over 12-month spend read a member's recent purchases.
+    __table_args__ = (Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),)
+
     event_id: str = Field(primary_key=True, max_length=128)
     member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
     type: str = Field(max_length=64, index=True)
     occurred_at: datetime = _required_timestamp()
     received_at: datetime = _required_timestamp()
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Set on events loyalflow derived (purchase.first, tier.upgraded...): the event that caused it.
+    caused_by: str | None = Field(default=None, max_length=128)
     # False until every journey start and signal for the event succeeded; the router retries them.
     routed: bool = Field(default=False, index=True)
+
+
+class Consent(SQLModel, table=True):
+    """The latest decision per member, channel and topic; the event log keeps the history."""
+
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
+    channel: str = Field(primary_key=True, max_length=16)
+    topic: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)  # granted | revoked
+    source: str | None = Field(default=None, max_length=64)
+    at: datetime = _required_timestamp()
+
+
+class Suppression(SQLModel, table=True):
+    """Addresses that must never be contacted again on a channel (hard bounce, STOP, complaint)."""
+
+    address: str = Field(primary_key=True, max_length=320)
+    channel: str = Field(primary_key=True, max_length=16)
+    reason: str = Field(max_length=255)
+    at: datetime = _required_timestamp()
+
+
+class ExperimentAssignment(SQLModel, table=True):
+    __tablename__ = "experiment_assignment"
+
+    experiment: str = Field(primary_key=True, max_length=128)
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
+    variant: str = Field(max_length=64)
+    at: datetime = _required_timestamp()
 
 
 class JourneyVersion(SQLModel, table=True):

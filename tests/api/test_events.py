@@ -71,6 +71,7 @@ def test_single_event_is_accepted(client: TestClient, known_member: str) -> None
     assert response.json() == {
         "accepted": 1,
         "duplicates": 0,
+        "derived": 0,
         "events": [{"event_id": event["event_id"], "status": "accepted"}],
         "routing": "done",
     }

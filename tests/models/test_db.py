@@ -26,7 +26,16 @@ from loyalflow.models.db import (
 from loyalflow.models.tables import Member
 from tests.conftest import unique_member_id
 
-TABLES = {"member", "event", "journey_version", "enrollment", "message"}
+TABLES = {
+    "member",
+    "event",
+    "consent",
+    "suppression",
+    "experiment_assignment",
+    "journey_version",
+    "enrollment",
+    "message",
+}
 
 
 @pytest.fixture

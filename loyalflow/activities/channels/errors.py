@@ -10,4 +10,12 @@ class TransientSendError(SendError):
 
 
 class PermanentSendError(SendError):
-    """Retrying cannot help: SMTP 5xx, invalid address. The message is marked failed."""
+    """Retrying cannot help: SMTP 5xx, invalid address. The message is marked failed.
+
+    `code` is the provider's own error code when it gave one (e.g. Twilio 21610: the recipient
+    replied STOP), so the caller can update suppression or consent.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code

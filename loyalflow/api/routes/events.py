@@ -4,6 +4,7 @@ from fastapi.exceptions import RequestValidationError
 
 from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
 from loyalflow.ingest import EventsRejected, store_events
+from loyalflow.loyalty import rules_from
 from loyalflow.models.api import EventIn, EventOutcome, IngestResponse
 from loyalflow.routing import route_events
 
@@ -33,7 +34,12 @@ async def post_events(
             ]
         )
     try:
-        stored = await run_in_threadpool(store_events, settings.effective_database_url, batch)
+        stored = await run_in_threadpool(
+            store_events,
+            settings.effective_database_url,
+            batch,
+            rules_from(settings.loyalty_rules_file),
+        )
     except EventsRejected as rejected:
         raise RequestValidationError(
             [
@@ -49,14 +55,16 @@ async def post_events(
         ) from rejected
     new = [s.event for s in stored if not s.duplicate]
     routed = await route_events(temporal, settings, new)
+    posted = [s for s in stored if not s.derived]
     return IngestResponse(
-        accepted=len(new),
-        duplicates=len(stored) - len(new),
+        accepted=sum(1 for s in posted if not s.duplicate),
+        duplicates=sum(1 for s in posted if s.duplicate),
+        derived=len(stored) - len(posted),
         events=[
             EventOutcome(
                 event_id=s.event.event_id, status="duplicate" if s.duplicate else "accepted"
             )
-            for s in stored
+            for s in posted
         ],
         routing="done" if routed else "pending",
     )

@@ -21,11 +21,12 @@ async def put_member(
     member_id: MemberIdPath, body: MemberIn, settings: SettingsDep, response: Response
 ) -> MemberOut:
     """Creates or updates a member. Fields left out keep their stored value."""
-    member, created = await run_in_threadpool(
-        upsert_member, settings.effective_database_url, member_id, body
-    )
+    url = settings.effective_database_url
+    _, created = await run_in_threadpool(upsert_member, url, member_id, body)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return MemberOut.model_validate(member)
+    member = await run_in_threadpool(get_member, url, member_id)
+    assert member is not None
+    return member
 
 
 @router.get("/{member_id}", response_model=MemberOut, dependencies=[TokenDep])
@@ -33,4 +34,4 @@ async def read_member(member_id: MemberIdPath, settings: SettingsDep) -> MemberO
     member = await run_in_threadpool(get_member, settings.effective_database_url, member_id)
     if member is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no member {member_id!r}")
-    return MemberOut.model_validate(member)
+    return member

@@ -37,7 +37,7 @@ def upgrade() -> None:
         _ts("last_purchase_at", nullable=True),
         _ts("last_activity_at", nullable=True),
         sa.Column("purchase_count", sa.Integer(), nullable=False),
-        sa.Column("total_spent", sa.Float(), nullable=False),
+        sa.Column("total_spent", sa.Numeric(14, 2), nullable=False),
         sa.Column("attributes", sa.JSON(), nullable=False),
         _ts("created_at", nullable=False),
         _ts("updated_at", nullable=False),

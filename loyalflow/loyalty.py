@@ -1,0 +1,80 @@
+"""Loyalty rules as configuration: points per currency unit and the tier ladder."""
+
+import math
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierLevel(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    threshold: Annotated[float, Field(ge=0)]
+
+
+class TierLadder(_Strict):
+    basis: Literal["points", "spend_12m"] = "points"
+    downgrade: Literal["never", "immediate"] = "never"
+    levels: Annotated[tuple[TierLevel, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ascending_from_zero(self) -> "TierLadder":
+        if self.levels[0].threshold != 0:
+            raise ValueError("the first tier's threshold must be 0 (every member has a tier)")
+        thresholds = [level.threshold for level in self.levels]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tier thresholds must be strictly ascending")
+        names = [level.name for level in self.levels]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must be unique")
+        return self
+
+    def tier_for(self, value: float | Decimal) -> str:
+        return [level.name for level in self.levels if level.threshold <= value][-1]
+
+    def rank(self, tier: str | None) -> int:
+        names = [level.name for level in self.levels]
+        return names.index(tier) if tier in names else -1
+
+
+class LoyaltyRules(_Strict):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    points_per_unit: Annotated[float, Field(ge=0)] = 1
+    tiers: TierLadder
+
+    def points_for(self, amount: Decimal) -> int:
+        """Rounded down for a purchase; a refund takes back what the same amount earned."""
+        earned = math.floor(abs(amount) * Decimal(str(self.points_per_unit)))
+        return earned if amount >= 0 else -earned
+
+
+class LoyaltyRulesError(ValueError):
+    pass
+
+
+def load_rules(path: Path) -> LoyaltyRules:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return LoyaltyRules.model_validate(raw)
+    except OSError as exc:
+        raise LoyaltyRulesError(f"{path}: cannot read loyalty rules: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise LoyaltyRulesError(f"{path}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise LoyaltyRulesError(f"{path}: {problems}") from exc
+
+
+@lru_cache(maxsize=4)
+def rules_from(path: Path) -> LoyaltyRules:
+    """Loaded once per process; a changed file takes effect when the process restarts."""
+    return load_rules(path)
