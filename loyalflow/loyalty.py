@@ -44,10 +44,28 @@ class TierLadder(_Strict):
         return names.index(tier) if tier in names else -1
 
 
+class Inactivity(_Strict):
+    """Recency buckets: a member idle this many days gets a `member.inactive` event, once each."""
+
+    buckets_days: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)] = (
+        90,
+        180,
+        365,
+    )
+    sweep_cron: str = "0 3 * * *"  # when the sweep runs, UTC
+
+    @model_validator(mode="after")
+    def _ascending(self) -> "Inactivity":
+        if list(self.buckets_days) != sorted(set(self.buckets_days)):
+            raise ValueError("inactivity buckets must be strictly ascending")
+        return self
+
+
 class LoyaltyRules(_Strict):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     points_per_unit: Annotated[float, Field(ge=0)] = 1
     tiers: TierLadder
+    inactivity: Inactivity = Inactivity()
 
     def points_for(self, amount: Decimal) -> int:
         """Rounded down for a purchase; a refund takes back what the same amount earned."""

@@ -7,6 +7,7 @@ idempotent (workflow ids, event ids), so the re-router may safely repeat an inte
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,7 @@ from loyalflow.workflows.journey import JourneyWorkflow
 log = logging.getLogger(__name__)
 REROUTE_INTERVAL = timedelta(seconds=10)
 REROUTE_GRACE = timedelta(seconds=5)
+ROUTING_CONCURRENCY = 32
 
 
 @lru_cache(maxsize=4)
@@ -168,8 +170,8 @@ def _mark_routed(url: str, event_id: str) -> None:
             session.add(event)
 
 
-async def route_events(client: Client, settings: Settings, events: list[Event]) -> bool:
-    """Routes events in order; False if any is left for the re-router."""
+async def _route_member(client: Client, settings: Settings, events: list[Event]) -> bool:
+    """One member's events, in order: a later event must not overtake an earlier one."""
     for event in events:
         try:
             await route_event(client, settings, event)
@@ -179,6 +181,21 @@ async def route_events(client: Client, settings: Settings, events: list[Event]) 
             )
             return False
     return True
+
+
+async def route_events(client: Client, settings: Settings, events: list[Event]) -> bool:
+    """Routes events, members in parallel, each member's in order; False if any is left over."""
+    by_member: dict[str, list[Event]] = defaultdict(list)
+    for event in events:
+        by_member[event.member_id].append(event)
+    limit = asyncio.Semaphore(ROUTING_CONCURRENCY)
+
+    async def bounded(member_events: list[Event]) -> bool:
+        async with limit:
+            return await _route_member(client, settings, member_events)
+
+    results = await asyncio.gather(*(bounded(group) for group in by_member.values()))
+    return all(results)
 
 
 def _unrouted(url: str, limit: int) -> list[Event]:

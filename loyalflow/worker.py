@@ -14,12 +14,16 @@ from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.activities.channels.outbox import OutboxEmailChannel
 from loyalflow.activities.enrollment import EnrollmentActivities
 from loyalflow.activities.rendering import TemplateRenderer
+from loyalflow.activities.segments import SegmentActivities
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings, get_settings
+from loyalflow.loyalty import rules_from
 from loyalflow.models.db import assert_schema_current
 from loyalflow.routing import reroute_forever
+from loyalflow.schedules import ensure_schedules
 from loyalflow.temporal import connect, ensure_search_attributes
 from loyalflow.workflows.journey import JourneyWorkflow
+from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 
 log = logging.getLogger("loyalflow.worker")
 
@@ -46,11 +50,16 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         email_from=settings.email_from,
     )
     enrollments = EnrollmentActivities(url)
+    segments = SegmentActivities(client, settings)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[JourneyWorkflow],
-        activities=[sends.send_message, enrollments.record_progress],
+        workflows=[JourneyWorkflow, SegmentSweepWorkflow],
+        activities=[
+            sends.send_message,
+            enrollments.record_progress,
+            segments.sweep_inactive_page,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=10),
         max_cached_workflows=settings.worker_max_cached_workflows,
     )
@@ -66,6 +75,10 @@ async def run_worker(settings: Settings) -> None:
     except RPCError as err:
         if err.status != RPCStatusCode.ALREADY_EXISTS:  # another worker registered them first
             log.warning("could not register search attributes (%s); see README", err.message)
+    try:
+        await ensure_schedules(client, settings, rules_from(settings.loyalty_rules_file))
+    except RPCError as err:
+        log.warning("could not create the inactivity sweep schedule: %s", err.message)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -66,14 +66,15 @@ class Event(SQLModel, table=True):
     # Tier rules over 12-month spend read a member's recent purchases.
     __table_args__ = (Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),)
 
-    event_id: str = Field(primary_key=True, max_length=128)
+    # Clients' ids are up to 128 characters; derived events append to them.
+    event_id: str = Field(primary_key=True, max_length=255)
     member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
     type: str = Field(max_length=64, index=True)
     occurred_at: datetime = _required_timestamp()
     received_at: datetime = _required_timestamp()
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Set on events loyalflow derived (purchase.first, tier.upgraded...): the event that caused it.
-    caused_by: str | None = Field(default=None, max_length=128)
+    caused_by: str | None = Field(default=None, max_length=255)
     # False until every journey start and signal for the event succeeded; the router retries them.
     routed: bool = Field(default=False, index=True)
 
@@ -128,7 +129,7 @@ class Enrollment(SQLModel, table=True):
     journey_version: str = Field(max_length=64)
     member_id: str = Field(foreign_key="member.id", max_length=128)
     entry: int = 1
-    trigger_event_id: str | None = Field(default=None, max_length=128)
+    trigger_event_id: str | None = Field(default=None, max_length=255)
     entered_at: datetime = _required_timestamp()
     current_step: str | None = Field(default=None, max_length=64)
     exited_at: datetime | None = _timestamp()

@@ -69,3 +69,33 @@ class SendResult(BaseModel):
     reason: str | None = None
     provider_id: str | None = None
     subject: str | None = None
+
+
+class SweepInput(BaseModel):
+    """Inactivity sweep. `as_of` is fixed on the first run so every page uses the same clock."""
+
+    buckets_days: list[int]
+    as_of: datetime | None = None
+    after_member_id: str | None = None
+    emitted: int = 0
+    scanned: int = 0
+    page_size: int = 500
+
+
+class SweepPageRequest(BaseModel):
+    as_of: datetime
+    buckets_days: list[int]
+    after_member_id: str | None
+    limit: int
+
+
+class SweepPage(BaseModel):
+    scanned: int
+    emitted: int
+    next_member_id: str | None
+
+
+class SweepResult(BaseModel):
+    as_of: datetime
+    scanned: int
+    emitted: int

@@ -46,7 +46,7 @@ def upgrade() -> None:
 
     op.create_table(
         "event",
-        sa.Column("event_id", sa.String(128), primary_key=True),
+        sa.Column("event_id", sa.String(255), primary_key=True),
         sa.Column("member_id", sa.String(128), sa.ForeignKey("member.id"), nullable=False),
         sa.Column("type", sa.String(64), nullable=False),
         _ts("occurred_at", nullable=False),
@@ -73,7 +73,7 @@ def upgrade() -> None:
         sa.Column("journey_version", sa.String(64), nullable=False),
         sa.Column("member_id", sa.String(128), sa.ForeignKey("member.id"), nullable=False),
         sa.Column("entry", sa.Integer(), nullable=False),
-        sa.Column("trigger_event_id", sa.String(128)),
+        sa.Column("trigger_event_id", sa.String(255)),
         _ts("entered_at", nullable=False),
         sa.Column("current_step", sa.String(64)),
         _ts("exited_at", nullable=True),

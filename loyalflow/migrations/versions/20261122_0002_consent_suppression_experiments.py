@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     with op.batch_alter_table("event") as batch:
-        batch.add_column(sa.Column("caused_by", sa.String(128)))
+        batch.add_column(sa.Column("caused_by", sa.String(255)))
     op.create_index("ix_event_member_type_time", "event", ["member_id", "type", "occurred_at"])
 
 
