@@ -45,10 +45,12 @@ EXIT_STATUS_HELP = (
 import_app = typer.Typer(
     help="Import members (CSV) and events (JSON Lines) in bulk.", no_args_is_help=True
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)  # report lines stay whole, for grep and scripts
+err = Console(stderr=True, soft_wrap=True)
 
-FileArgument = Annotated[Path, typer.Argument(show_default=False, help="the file to import")]
+FileArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", show_default=False, help="the file to import")
+]
 RejectsOption = Annotated[
     Path | None,
     typer.Option(
@@ -91,7 +93,7 @@ def _progress(path: Path) -> Iterator[ProgressCallback]:
 
 
 def _counts(path: Path, report: ImportReport) -> None:
-    table = Table(title=f"{path.name}", title_justify="left", show_header=False, box=None)
+    table = Table(title=path.name, title_justify="left", show_header=False, box=None)
     table.add_row("rows read", str(report.rows))
     for name, value in report.counts().items():
         table.add_row(name, str(value))
@@ -150,16 +152,27 @@ def _unusable(exc: UnusableInput) -> typer.Exit:
     return typer.Exit(EXIT_UNUSABLE)
 
 
-@import_app.command("members", epilog=EXIT_STATUS_HELP)
-def members(file: FileArgument, rejects: RejectsOption = None) -> None:
-    """Create or update members from a CSV file, as PUT /members/{id} does.
+# Help as one string per paragraph: Typer's Rich help keeps a docstring's line breaks.
+MEMBERS_HELP = (
+    "Create or update members from a CSV file, as PUT /members/{id} does.\n\n"
+    "The header row names the columns: member_id (required), email, phone, first_name, locale,"
+    " timezone. Any other column is a custom attribute, stored as a string. An empty cell"
+    " leaves that field as it is. Rows are committed 500 at a time; a bad row is rejected on its"
+    " own, with its line number, and the others are imported. Importing the same file again"
+    " changes nothing."
+)
+EVENTS_HELP = (
+    "Store events from a JSON Lines file and route them to journeys, as POST /events does.\n\n"
+    'One event per line: {"event_id", "member_id", "type", "occurred_at", "properties"}. An'
+    " event_id already stored is a duplicate and changes nothing, so importing the same file"
+    " again is safe. Rows are committed 500 at a time; a bad row (invalid JSON or event, unknown"
+    " member) is rejected on its own, with its line number, and the others are imported. If"
+    " Temporal is unreachable, the events stay stored and a worker routes them later."
+)
 
-    The header row names the columns: member_id (required), email, phone, first_name, locale,
-    timezone. Any other column is a custom attribute, stored as a string. An empty cell leaves
-    that field as it is. Rows are committed 500 at a time; a bad row is rejected on its own,
-    with its line number, and the others are imported. Importing the same file again changes
-    nothing.
-    """
+
+@import_app.command("members", help=MEMBERS_HELP, epilog=EXIT_STATUS_HELP)
+def members(file: FileArgument, rejects: RejectsOption = None) -> None:
     settings = _ready_settings()
     try:
         with _progress(file) as on_progress:
@@ -172,7 +185,7 @@ def members(file: FileArgument, rejects: RejectsOption = None) -> None:
     _finish(report)
 
 
-@import_app.command("events", epilog=EXIT_STATUS_HELP)
+@import_app.command("events", help=EVENTS_HELP, epilog=EXIT_STATUS_HELP)
 def events(
     file: FileArgument,
     rejects: RejectsOption = None,
@@ -185,14 +198,6 @@ def events(
         ),
     ] = False,
 ) -> None:
-    """Store events from a JSON Lines file and route them to journeys, as POST /events does.
-
-    One event per line: {"event_id", "member_id", "type", "occurred_at", "properties"}. An
-    event_id already stored is a duplicate and changes nothing, so importing the same file
-    again is safe. Rows are committed 500 at a time; a bad row (invalid JSON or event, unknown
-    member) is rejected on its own, with its line number, and the others are imported. If
-    Temporal is unreachable, the events stay stored and a worker routes them later.
-    """
     settings = _ready_settings()
     try:
         with _progress(file) as on_progress:

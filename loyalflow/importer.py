@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal, TextIO, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import update
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -37,9 +37,6 @@ BATCH_SIZE = 500
 REPORTED_REJECTIONS = 50  # kept in the report; the --rejects file gets all of them
 MEMBER_COLUMNS = ("email", "phone", "first_name", "locale", "timezone")
 PROGRESS_EVERY_LINES = 256
-# Errors that belong to one row, not to the database as a whole (a row created concurrently by
-# the API, a value the column refuses): the batch is retried row by row to find that row.
-ROW_ERRORS = (IntegrityError, DataError)
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read, file size)
 MemberOutcome = Literal["created", "updated", "unchanged"]
@@ -228,14 +225,6 @@ class _CsvRecord:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class _MemberRow:
-    line: int
-    text: str
-    member_id: str
-    data: MemberIn
-
-
 def _csv_records(source: _Source) -> Iterator[_CsvRecord]:
     consumed: list[str] = []
 
@@ -314,7 +303,7 @@ def parse_member_row(columns: list[str], cells: list[str]) -> tuple[str, MemberI
 
 def _member_rows(
     records: Iterator[_CsvRecord], columns: list[str], sink: _RejectSink, report: MembersReport
-) -> Iterator[_MemberRow]:
+) -> Iterator[tuple[str, MemberIn]]:
     for record in records:
         report.rows += 1
         try:
@@ -326,7 +315,7 @@ def _member_rows(
         except RowRejected as exc:
             sink.add(record.line, exc.reason, record.text)
             continue
-        yield _MemberRow(record.line, record.text, member_id, data)
+        yield member_id, data
 
 
 def _changes(member: Member, data: MemberIn) -> bool:
@@ -366,27 +355,16 @@ def upsert_members(url: str, rows: list[tuple[str, MemberIn]]) -> list[MemberOut
         return outcomes
 
 
-def _store_members(
-    url: str, batch: list[_MemberRow], sink: _RejectSink, report: MembersReport
-) -> None:
+def _store_members(url: str, rows: list[tuple[str, MemberIn]], report: MembersReport) -> None:
     try:
-        outcomes = upsert_members(url, [(row.member_id, row.data) for row in batch])
-    except ROW_ERRORS:
-        outcomes = _store_members_one_by_one(url, batch, sink)
-    for outcome in outcomes:
-        setattr(report, outcome, getattr(report, outcome) + 1)
-
-
-def _store_members_one_by_one(
-    url: str, batch: list[_MemberRow], sink: _RejectSink
-) -> list[MemberOutcome]:
-    outcomes: list[MemberOutcome] = []
-    for row in batch:
-        try:
-            outcomes += upsert_members(url, [(row.member_id, row.data)])
-        except ROW_ERRORS as exc:
-            sink.add(row.line, f"refused by the database: {exc.orig}", row.text)
-    return outcomes
+        outcomes = upsert_members(url, rows)
+    except IntegrityError:
+        # The API created one of these members first (row locks cannot cover rows that do not
+        # exist yet); a second pass finds it and updates it.
+        outcomes = upsert_members(url, rows)
+    report.created += outcomes.count("created")
+    report.updated += outcomes.count("updated")
+    report.unchanged += outcomes.count("unchanged")
 
 
 def import_members(
@@ -407,7 +385,7 @@ def import_members(
         columns = _member_columns(records, path)
         try:
             for batch in _chunks(_member_rows(records, columns, sink, report), batch_size):
-                _store_members(url, batch, sink, report)
+                _store_members(url, batch, report)
         except SQLAlchemyError as exc:
             raise ImportAborted(report, exc) from exc
     return report
@@ -425,23 +403,23 @@ class _EventRow:
 
 
 def _event_rows(source: _Source, sink: _RejectSink, report: EventsReport) -> Iterator[_EventRow]:
-    first = True
     for raw in source:
         if not raw.strip():
             continue
         report.rows += 1
         text = _decode(raw).rstrip("\r\n")
         try:
-            yield _EventRow(source.line_no, text, EventIn.model_validate_json(raw))
+            event = EventIn.model_validate_json(raw)
         except ValidationError as exc:
-            if first and exc.errors()[0]["type"] == "json_invalid":
+            if report.rows == 1 and exc.errors()[0]["type"] == "json_invalid":
                 # Most likely the wrong file (a CSV export, say): refuse it before writing.
                 raise UnusableInput(
                     f"line {source.line_no} is not JSON ({_describe(exc)}); expected JSON Lines:"
                     " one event object per line"
                 ) from exc
             sink.add(source.line_no, _describe(exc), text)
-        first = False
+            continue
+        yield _EventRow(source.line_no, text, event)
 
 
 def _refused(
@@ -470,28 +448,20 @@ def _store_event_rows(
             if len(remaining) == len(rows):
                 raise  # problems that name no row: retrying would loop forever
             rows = remaining
-        except ROW_ERRORS:
-            return _store_events_one_by_one(url, rules, rows, sink)
     return []
-
-
-def _store_events_one_by_one(
-    url: str, rules: LoyaltyRules, rows: list[_EventRow], sink: _RejectSink
-) -> list[StoredEvent]:
-    stored: list[StoredEvent] = []
-    for row in rows:
-        try:
-            stored += store_events(url, [row.event], rules)
-        except EventsRejected as exc:
-            _refused([row], exc.problems, sink)
-        except ROW_ERRORS as exc:
-            sink.add(row.line, f"refused by the database: {exc.orig}", row.text)
-    return stored
 
 
 def _mark_routed_without_routing(url: str, event_ids: list[str]) -> None:
     with session_scope(url) as session:
         session.execute(update(Event).where(col(Event.event_id).in_(event_ids)).values(routed=True))
+
+
+def _count_unrouted(url: str, event_ids: list[str]) -> int:
+    with session_scope(url) as session:
+        query = select(func.count()).where(
+            col(Event.event_id).in_(event_ids), col(Event.routed).is_(False)
+        )
+        return session.exec(query).one()
 
 
 class _Router:
@@ -506,24 +476,34 @@ class _Router:
     async def route(self, events: list[Event]) -> None:
         if not events:
             return
-        if not self._enabled:
-            # Left `routed=False`, the workers' re-router would route them within seconds and
-            # start the journeys that --no-route is there to avoid. The re-router only takes
-            # events older than its grace period, far longer than this gap after the commit.
-            ids = [event.event_id for event in events]
-            url = self._settings.effective_database_url
-            await asyncio.to_thread(_mark_routed_without_routing, url, ids)
-            self._report.not_routed += len(events)
-            return
+        if self._enabled:
+            await self._route(events)
+        else:
+            await self._mark_without_routing(events)
+
+    async def _mark_without_routing(self, events: list[Event]) -> None:
+        # Left `routed=False`, the workers' re-router would route them within seconds and start
+        # the journeys that --no-route is there to avoid. The re-router only takes events older
+        # than its grace period, far longer than this gap after the commit.
+        ids = [event.event_id for event in events]
+        url = self._settings.effective_database_url
+        await asyncio.to_thread(_mark_routed_without_routing, url, ids)
+        self._report.not_routed += len(events)
+
+    async def _route(self, events: list[Event]) -> None:
         client = await self._connect()
-        for done, event in enumerate(events):
-            if client is None or not await route_events(client, self._settings, [event]):
-                self._report.routing_problem = self._report.routing_problem or (
-                    "routing was interrupted (the error is logged above)"
-                )
-                self._report.unrouted += len(events) - done
-                return
-            self._report.routed += 1
+        if client is None:
+            self._report.unrouted += len(events)
+            return
+        if await route_events(client, self._settings, events):
+            self._report.routed += len(events)
+            return
+        # Some events are left for the re-router; count them from their rows.
+        url = self._settings.effective_database_url
+        left = await asyncio.to_thread(_count_unrouted, url, [event.event_id for event in events])
+        self._report.routed += len(events) - left
+        self._report.unrouted += left
+        self._report.routing_problem = "routing was interrupted (the errors are logged above)"
 
     async def _connect(self) -> Client | None:
         if self._client is None and self._report.routing_problem is None:
@@ -532,7 +512,8 @@ class _Router:
             except (RuntimeError, RPCError, OSError) as exc:
                 address = self._settings.effective_temporal_address
                 self._report.routing_problem = f"Temporal is unreachable at {address} ({exc})"
-        # After a failure, later batches are stored without trying again: the re-router will.
+        # After a failure, later batches are stored without routing: the re-router will route
+        # them, rather than this import logging the same error for every event.
         return self._client if self._report.routing_problem is None else None
 
 

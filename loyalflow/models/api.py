@@ -33,8 +33,8 @@ def storable_json(value: Any, path: str = "") -> Any:
         raise ValueError(f"{path or 'value'} must be a finite number")
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
         raise ValueError(f"{path or 'value'} is too large")
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError(f"{path or 'value'} contains a NUL character")
+    if isinstance(value, str):
+        _storable_text(value, path or "value")
     if isinstance(value, dict):
         for key, item in value.items():
             storable_json(key, f"{path}.{key}".lstrip("."))
@@ -45,9 +45,14 @@ def storable_json(value: Any, path: str = "") -> Any:
     return value
 
 
-def _no_nul(value: str) -> str:
+def _storable_text(value: str, name: str = "text") -> str:
+    """JSON allows NUL and lone surrogates (`\\ud800`); neither database can store them."""
     if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
+        raise ValueError(f"{name} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} is not valid Unicode (a lone surrogate)") from None
     return value
 
 
@@ -58,7 +63,7 @@ def _storable_instant(value: datetime) -> datetime:
         raise ValueError("is outside the range of storable dates") from exc
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable_text)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
 Instant = Annotated[AwareDatetime, AfterValidator(_storable_instant)]
 

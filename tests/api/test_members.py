@@ -188,3 +188,15 @@ def test_healthz_needs_no_token(secured: Settings) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_a_lone_surrogate_is_a_422_not_a_server_error(client: TestClient, member_id: str) -> None:
+    """JSON allows `\\ud800`; no database can store it, so it is refused up front."""
+    response = client.put(
+        f"/members/{member_id}",
+        content='{"first_name": "A\\ud800"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "first_name"]
+    assert client.get(f"/members/{member_id}").status_code == 404
