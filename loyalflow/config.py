@@ -36,8 +36,24 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
+    smtp_tls: bool = False  # implicit TLS (usually port 465); exclusive with STARTTLS
+    smtp_pool_size: int = 4  # connections kept open per worker
     smtp_timeout_seconds: float = 30.0
     email_from: str = "Loyalty Program <no-reply@example.com>"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None  # a Twilio number, short code or sender id
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str | None = None  # contract tests point this at Prism
+
+    # Links in messages (unsubscribe, preferences) and Twilio's status callbacks are built on it.
+    public_url: str = "http://127.0.0.1:8000"
+    # Signs unsubscribe and preference tokens. Without it, a key is generated under
+    # LOYALFLOW_HOME (fine on a laptop; set it in production so every host agrees).
+    secret_key: SecretStr | None = None
+    token_ttl_days: int = 90
+    unsubscribe_mailto: str | None = None  # e.g. unsubscribe@example.com, for List-Unsubscribe
 
     program_name: str = "Loyalty Program"
     loyalty_rules_file: Path = PACKAGE_DIR / "loyalty.yaml"
