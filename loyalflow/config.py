@@ -57,6 +57,7 @@ class Settings(BaseSettings):
 
     program_name: str = "Loyalty Program"
     loyalty_rules_file: Path = PACKAGE_DIR / "loyalty.yaml"
+    messaging_policy_file: Path = PACKAGE_DIR / "messaging.yaml"
     journeys_dir: Path = PACKAGE_DIR / "journeys"
     templates_dir: Path = PACKAGE_DIR / "templates"
 

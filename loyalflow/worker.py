@@ -9,15 +9,17 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from loyalflow.activities.channels import EmailChannel
+from loyalflow.activities.channels import EmailChannel, SmsChannel
 from loyalflow.activities.channels.email import SmtpEmailChannel
-from loyalflow.activities.channels.outbox import OutboxEmailChannel
+from loyalflow.activities.channels.outbox import OutboxEmailChannel, OutboxSmsChannel
+from loyalflow.activities.channels.sms import TwilioSmsChannel
 from loyalflow.activities.enrollment import EnrollmentActivities
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.segments import SegmentActivities
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings, get_settings
 from loyalflow.loyalty import rules_from
+from loyalflow.messaging import policy_from
 from loyalflow.models.db import assert_schema_current
 from loyalflow.routing import reroute_forever
 from loyalflow.schedules import ensure_schedules
@@ -41,13 +43,32 @@ def email_channel(settings: Settings) -> EmailChannel:
     return OutboxEmailChannel(settings.outbox_dir)
 
 
+def sms_channel(settings: Settings) -> SmsChannel:
+    if settings.twilio_account_sid:
+        if settings.twilio_auth_token is None:
+            raise ValueError(
+                "LOYALFLOW_TWILIO_AUTH_TOKEN is required with LOYALFLOW_TWILIO_ACCOUNT_SID"
+            )
+        return TwilioSmsChannel(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=settings.twilio_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            status_callback_url=f"{settings.public_url.rstrip('/')}/webhooks/twilio/status",
+            api_base_url=settings.twilio_api_base_url,
+        )
+    return OutboxSmsChannel(settings.outbox_dir)
+
+
 def build_worker(client: Client, settings: Settings) -> Worker:
     url = settings.effective_database_url
     sends = SendActivities(
         database_url=url,
         renderer=TemplateRenderer(settings.templates_dir, settings.program_name),
         email_channel=email_channel(settings),
+        sms_channel=sms_channel(settings),
         email_from=settings.email_from,
+        policy=policy_from(settings.messaging_policy_file),
     )
     enrollments = EnrollmentActivities(url)
     segments = SegmentActivities(client, settings)
@@ -57,6 +78,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         workflows=[JourneyWorkflow, SegmentSweepWorkflow],
         activities=[
             sends.send_message,
+            sends.abandon_message,
             enrollments.record_progress,
             segments.sweep_inactive_page,
         ],

@@ -52,8 +52,9 @@ async def test_a_killed_worker_resumes_the_waiting_journey(
 
     assert result.exit_reason == "completed"
     sent = messages(settings, member_id)
-    assert [(m.template, m.status) for m in sent] == [
-        ("welcome", "sent"),
-        ("welcome_reminder", "sent"),
+    assert [(m.template, m.channel, m.status) for m in sent] == [
+        ("welcome", "email", "sent"),
+        ("welcome_reminder", "sms", "skipped"),  # no phone: falls back to email
+        ("welcome_reminder", "email", "sent"),
     ]
     assert len(list(settings.outbox_dir.glob("*.eml"))) == 2

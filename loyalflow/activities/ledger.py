@@ -1,11 +1,10 @@
 """Message ledger: the row is written before the provider call and decides whether to call at all."""
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from loyalflow.activities.decision import normalise_address
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Member, Message, MessageStatus, utcnow
+from loyalflow.models.tables import Message, MessageStatus, Suppression, utcnow
 from loyalflow.models.workflow_io import SendRequest, SendResult
 
 # Rows in these states are final: a retried activity returns them instead of sending again.
@@ -21,14 +20,6 @@ INTERRUPTED_REASON = (
 )
 
 
-@dataclass(frozen=True)
-class Recipient:
-    email: str | None
-    locale: str
-    timezone: str
-    context: dict[str, Any]
-
-
 def _result(row: Message) -> SendResult:
     status = (
         "sent" if row.status in (MessageStatus.DELIVERED, MessageStatus.BOUNCED) else row.status
@@ -40,24 +31,6 @@ def _result(row: Message) -> SendResult:
         provider_id=row.provider_id,
         subject=row.subject,
     )
-
-
-def load_recipient(url: str, member_id: str) -> Recipient | None:
-    with session_scope(url) as session:
-        member = session.get(Member, member_id)
-        if member is None:
-            return None
-        context = {
-            "id": member.id,
-            "first_name": member.first_name,
-            "email": member.email,
-            "tier": member.tier,
-            "points": member.points,
-            "joined_at": member.joined_at,
-            "purchase_count": member.purchase_count,
-            "attributes": dict(member.attributes),
-        }
-        return Recipient(member.email, member.locale, member.timezone, context)
 
 
 def earlier_outcome(url: str, message_id: str) -> SendResult | None:
@@ -154,3 +127,19 @@ def finish(
     )
     assert result is not None, f"{status} is not a final state"
     return result
+
+
+def suppress(url: str, channel: str, address: str, reason: str) -> None:
+    """The address must never be contacted again on this channel (until an opt-in lifts it)."""
+    key = normalise_address(channel, address)
+    with session_scope(url) as session:
+        if session.get(Suppression, (key, channel)) is None:
+            session.add(Suppression(address=key, channel=channel, reason=reason))
+
+
+def close(url: str, message_id: str, reason: str) -> None:
+    with session_scope(url) as session:
+        row = session.get(Message, message_id)
+        if row is not None and row.status not in FINAL_STATES:
+            row.status, row.reason, row.updated_at = MessageStatus.SKIPPED, reason, utcnow()
+            session.add(row)

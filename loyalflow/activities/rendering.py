@@ -22,6 +22,12 @@ class TemplateNotFound(LookupError):
 
 
 @dataclass(frozen=True)
+class RenderedSms:
+    locale: str
+    body: str
+
+
+@dataclass(frozen=True)
 class RenderedEmail:
     locale: str
     subject: str
@@ -61,11 +67,20 @@ class TemplateRenderer:
             keep_trailing_newline=False,
         )
 
-    def resolve_locale(self, template: str, locale: str | None) -> str:
+    def resolve_locale(self, template: str, locale: str | None, part: str = "subject.txt") -> str:
         for candidate in locale_candidates(locale):
-            if (self.templates_dir / template / f"{candidate}.subject.txt").is_file():
+            if (self.templates_dir / template / f"{candidate}.{part}").is_file():
                 return candidate
-        raise TemplateNotFound(f"template {template!r} has no translation for {locale!r} or 'en'")
+        raise TemplateNotFound(
+            f"template {template!r} has no {part} for {locale!r} or its fallbacks (down to 'en')"
+        )
+
+    def render_sms(
+        self, template: str, locale: str | None, member: dict[str, Any], timezone: str
+    ) -> RenderedSms:
+        chosen = self.resolve_locale(template, locale, "sms.txt")
+        body = self._render(f"{template}/{chosen}.sms.txt", self._context(chosen, member, timezone))
+        return RenderedSms(locale=chosen, body=body.strip())
 
     def render_email(
         self, template: str, locale: str | None, member: dict[str, Any], timezone: str

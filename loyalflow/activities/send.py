@@ -1,8 +1,9 @@
-"""The send activity: decide, record, then deliver, so that a retry never sends twice."""
+"""The send activity: decide, record, render, then deliver, so that a retry never sends twice."""
 
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
 from jinja2 import TemplateError
@@ -12,16 +13,26 @@ from loyalflow.activities import ledger
 from loyalflow.activities.channels import (
     EmailChannel,
     OutgoingEmail,
+    OutgoingSms,
     PermanentSendError,
+    SmsChannel,
     TransientSendError,
 )
+from loyalflow.activities.decision import Decision, decide
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
+from loyalflow.messaging import MessagingPolicy
 from loyalflow.models.tables import MessageStatus
-from loyalflow.models.workflow_io import SendRequest, SendResult
+from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Provider codes that say the address itself is bad: never try it again.
+SUPPRESSING_CODES = {
+    "email": {550: "mailbox does not exist", 551: "user not local", 553: "address rejected"},
+    "sms": {21211: "invalid phone number", 21610: "recipient replied STOP"},
+}
 
 
 class SendActivities:
@@ -30,12 +41,16 @@ class SendActivities:
         database_url: str,
         renderer: TemplateRenderer,
         email_channel: EmailChannel,
+        sms_channel: SmsChannel,
         email_from: str,
+        policy: MessagingPolicy,
     ) -> None:
         self.database_url = database_url
         self.renderer = renderer
         self.email_channel = email_channel
+        self.sms_channel = sms_channel
         self.email_from = email_from
+        self.policy = policy
 
     async def _db(
         self, fn: Callable[Concatenate[str, P], R], *args: P.args, **kwargs: P.kwargs
@@ -49,41 +64,50 @@ class SendActivities:
         if earlier is not None:
             log.info("message %s already %s; not sending again", request.message_id, earlier.status)
             return earlier
-
-        recipient = await self._db(ledger.load_recipient, request.member_id)
-        if recipient is None:
-            return await self._skip(request, "member no longer exists")
-        if not recipient.email:
-            return await self._skip(request, "no email address")
-
-        try:
-            rendered = self.renderer.render_email(
-                request.template, recipient.locale, recipient.context, recipient.timezone
+        # The server's clock for this attempt: the workflow's clock, also in skipped time.
+        now = activity.info().current_attempt_scheduled_time
+        decision = await self._db(decide, request, self.policy, now)
+        if decision.action == "skip":
+            return SendResult(
+                message_id=request.message_id,
+                status="skipped",
+                reason=decision.reason,
+                fallback_ok=decision.fallback_ok,
             )
+        if decision.action == "defer":
+            return SendResult(
+                message_id=request.message_id,
+                status="deferred",
+                reason=decision.reason,
+                retry_at=decision.retry_at,
+            )
+        return await self._deliver(request, decision, now)
+
+    async def _deliver(self, request: SendRequest, decision: Decision, now: datetime) -> SendResult:
+        assert decision.address is not None and decision.member is not None
+        channel = self.email_channel if request.channel == "email" else self.sms_channel
+        try:
+            if request.channel == "email":
+                email, locale = self._email(request, decision)
+                await self._db(
+                    ledger.mark,
+                    request,
+                    MessageStatus.SENDING,
+                    locale=locale,
+                    subject=email.subject,
+                )
+                provider_id = await self.email_channel.send(email)
+            else:
+                sms, locale = self._sms(request, decision)
+                await self._db(ledger.mark, request, MessageStatus.SENDING, locale=locale)
+                provider_id = await self.sms_channel.send(sms)
         except (TemplateError, TemplateNotFound) as exc:
             # A broken template will not fix itself on retry; record it for the marketer.
             return await self._db(
                 ledger.finish, request, MessageStatus.FAILED, reason=f"template: {exc}"
             )
-        email = OutgoingEmail(
-            message_id=request.message_id,
-            sender=self.email_from,
-            recipient=recipient.email,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-        )
-        # The row exists before the provider is called: this is what makes retries safe.
-        await self._db(
-            ledger.mark,
-            request,
-            MessageStatus.SENDING,
-            locale=rendered.locale,
-            subject=rendered.subject,
-        )
-        try:
-            provider_id = await self.email_channel.send(email)
         except PermanentSendError as exc:
+            await self._suppress_if_address_is_bad(request, decision.address, exc)
             return await self._db(ledger.finish, request, MessageStatus.FAILED, reason=str(exc))
         except TransientSendError as exc:
             # Not accepted by the provider: safe to try again, so the row leaves `sending`.
@@ -94,10 +118,42 @@ class SendActivities:
             request,
             MessageStatus.SENT,
             provider_id=provider_id,
-            reason=f"via {self.email_channel.name}",
-            # The server's clock, not the worker's: in skipped (simulated) time they differ.
-            at=activity.info().current_attempt_scheduled_time,
+            reason=f"via {channel.name}",
+            at=now,
         )
 
-    async def _skip(self, request: SendRequest, reason: str) -> SendResult:
-        return await self._db(ledger.finish, request, MessageStatus.SKIPPED, reason=reason)
+    def _email(self, request: SendRequest, decision: Decision) -> tuple[OutgoingEmail, str]:
+        assert decision.address is not None and decision.member is not None
+        rendered = self.renderer.render_email(
+            request.template, decision.locale, decision.member, decision.timezone
+        )
+        email = OutgoingEmail(
+            message_id=request.message_id,
+            sender=self.email_from,
+            recipient=decision.address,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+        )
+        return email, rendered.locale
+
+    def _sms(self, request: SendRequest, decision: Decision) -> tuple[OutgoingSms, str]:
+        assert decision.address is not None and decision.member is not None
+        rendered = self.renderer.render_sms(
+            request.template, decision.locale, decision.member, decision.timezone
+        )
+        sms = OutgoingSms(message_id=request.message_id, to=decision.address, body=rendered.body)
+        return sms, rendered.locale
+
+    async def _suppress_if_address_is_bad(
+        self, request: SendRequest, address: str, error: PermanentSendError
+    ) -> None:
+        reason = SUPPRESSING_CODES[request.channel].get(error.code or 0)
+        if reason is not None:
+            await self._db(ledger.suppress, request.channel, address, f"{reason} ({error.code})")
+
+    @activity.defn(name="abandon_message")
+    async def abandon_message(self, request: AbandonRequest) -> None:
+        """A deferred message whose journey ended before it could go: closed with the reason."""
+        if await self._db(ledger.earlier_outcome, request.message_id) is None:
+            await self._db(ledger.close, request.message_id, request.reason)

@@ -59,8 +59,20 @@ class _Strict(BaseModel):
 class SendStep(_Strict):
     kind: Literal["send"]
     id: StepId
-    channel: Literal["email"]
+    channel: Literal["email", "sms"]
     template: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    # Tried when the first channel cannot reach the member (no contact, no consent, suppressed).
+    fallback: Literal["email", "sms"] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_fallback(self) -> "SendStep":
+        if self.fallback == self.channel:
+            raise ValueError("fallback must be the other channel")
+        return self
+
+    @property
+    def channels(self) -> tuple[Literal["email", "sms"], ...]:
+        return (self.channel,) if self.fallback is None else (self.channel, self.fallback)
 
 
 class WaitStep(_Strict):

@@ -155,6 +155,7 @@ class Message(SQLModel, table=True):
     step_id: str = Field(max_length=64)
     channel: str = Field(max_length=16)
     template: str = Field(max_length=128)
+    topic: str | None = Field(default=None, max_length=64)  # frequency caps count per topic
     locale: str | None = Field(default=None, max_length=35)
     variant: str | None = Field(default=None, max_length=64)
     status: str = Field(max_length=16)  # a MessageStatus value; plain text keeps migrations simple

@@ -55,12 +55,20 @@ class SendRequest(BaseModel):
     journey_id: str
     step_id: str
     member_id: str
-    channel: Literal["email"]
+    channel: Literal["email", "sms"]
     template: str
     topic: str
+    # When the step first asked for this message (workflow time): deferrals expire from here.
+    due_at: datetime
+    variant: str | None = None
 
 
-SendStatus = Literal["sent", "skipped", "failed"]
+SendStatus = Literal["sent", "skipped", "failed", "deferred"]
+
+
+class AbandonRequest(BaseModel):
+    message_id: str
+    reason: str
 
 
 class SendResult(BaseModel):
@@ -69,6 +77,8 @@ class SendResult(BaseModel):
     reason: str | None = None
     provider_id: str | None = None
     subject: str | None = None
+    retry_at: datetime | None = None  # for `deferred`: ask again at this time
+    fallback_ok: bool = False  # for `skipped`: another channel may still reach the member
 
 
 class SweepInput(BaseModel):

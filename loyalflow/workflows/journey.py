@@ -3,7 +3,9 @@
 Deterministic code only: time, randomness and ids come from `workflow.*`; all I/O is in activities.
 """
 
-from datetime import timedelta
+import contextlib
+from datetime import datetime, timedelta
+from typing import Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -12,6 +14,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from loyalflow.models.journey import ExitStep, Journey, SendStep, Step, WaitStep
     from loyalflow.models.workflow_io import (
+        AbandonRequest,
         JourneyInput,
         JourneyResult,
         MemberEvent,
@@ -76,30 +79,66 @@ class JourneyWorkflow:
         return None
 
     async def _send(self, journey: Journey, step: SendStep) -> None:
+        for index, channel in enumerate(step.channels):
+            result = await self._send_on(journey, step, channel)
+            last = index == len(step.channels) - 1
+            if result is None or result.status != "skipped" or not result.fallback_ok or last:
+                return
+            self._note(step.id, "fallback", f"{channel} skipped, trying {step.channels[index + 1]}")
+
+    async def _send_on(
+        self, journey: Journey, step: SendStep, channel: Literal["email", "sms"]
+    ) -> SendResult | None:
+        """One message on one channel, waiting out deferrals; None if it ended in an error."""
         request = SendRequest(
-            # Decided here, once: every retry of the activity carries the same id.
+            # Decided here, once: every retry and every deferral carries the same id.
             message_id=str(workflow.uuid4()),
             workflow_id=workflow.info().workflow_id,
             journey_id=journey.id,
             step_id=step.id,
             member_id=self._input.member_id,
-            channel=step.channel,
+            channel=channel,
             template=step.template,
             topic=journey.topic,
+            due_at=workflow.now(),
         )
-        try:
-            result = await workflow.execute_activity(
-                "send_message",
-                request,
-                result_type=SendResult,
-                start_to_close_timeout=SEND_TIMEOUT,
-                schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
-                retry_policy=SEND_RETRY,
-            )
-        except ActivityError as err:
-            self._note(step.id, "failed", f"gave up after retries: {err.cause or err}")
-            return
-        self._note(step.id, result.status, result.reason or result.subject)
+        while True:
+            try:
+                result: SendResult = await workflow.execute_activity(
+                    "send_message",
+                    request,
+                    result_type=SendResult,
+                    start_to_close_timeout=SEND_TIMEOUT,
+                    schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
+                    retry_policy=SEND_RETRY,
+                )
+            except ActivityError as err:
+                self._note(step.id, "failed", f"gave up after retries: {err.cause or err}")
+                return None
+            if result.status != "deferred" or result.retry_at is None:
+                self._note(step.id, result.status, result.reason or result.subject)
+                return result
+            self._note(step.id, "deferred", result.reason)
+            # A durable timer: costs nothing while it waits, and an exit signal cuts it short.
+            if await self._sleep_until(result.retry_at):
+                await workflow.execute_activity(
+                    "abandon_message",
+                    AbandonRequest(
+                        message_id=request.message_id,
+                        reason=f"journey exited while the message waited ({self._exit_reason})",
+                    ),
+                    start_to_close_timeout=DB_TIMEOUT,
+                    retry_policy=DB_RETRY,
+                )
+                return None
+
+    async def _sleep_until(self, until: datetime) -> bool:
+        """Sleeps until `until`; True if the journey was told to exit meanwhile."""
+        delay = until - workflow.now()
+        if delay > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._exit_reason is not None, timeout=delay)
+        return self._exit_reason is not None
 
     async def _wait(self, step: WaitStep) -> None:
         self._note(step.id, "waiting", f"for {step.duration}")

@@ -1,6 +1,8 @@
 """The send activity against a real SMTP server: a retried send never sends twice."""
 
+import dataclasses
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from temporalio.testing import ActivityEnvironment
@@ -8,30 +10,48 @@ from temporalio.testing import ActivityEnvironment
 from loyalflow.activities import ledger
 from loyalflow.activities.channels import TransientSendError
 from loyalflow.activities.channels.email import SmtpEmailChannel
+from loyalflow.activities.channels.outbox import OutboxSmsChannel
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
+from loyalflow.messaging import policy_from
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import SendRequest
 from tests.journey_helpers import create_member, messages
 from tests.smtp_server import SmtpServer
 
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
-@pytest.fixture
-def sends(settings: Settings, smtp_server: SmtpServer) -> SendActivities:
+
+def at(now: datetime = NOW) -> ActivityEnvironment:
+    """An activity environment whose attempt was scheduled at `now` (the server's clock)."""
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, current_attempt_scheduled_time=now)
+    return env
+
+
+def send_activities(settings: Settings, email_channel: SmtpEmailChannel) -> SendActivities:
     return SendActivities(
         database_url=settings.effective_database_url,
         renderer=TemplateRenderer(settings.templates_dir, "Club Lumière"),
-        email_channel=SmtpEmailChannel(
-            host="127.0.0.1",
-            port=smtp_server.port,
-            username=None,
-            password=None,
-            start_tls=False,
-            timeout=10,
-        ),
+        email_channel=email_channel,
+        sms_channel=OutboxSmsChannel(settings.outbox_dir),
         email_from="Club Lumière <club@example.com>",
+        policy=policy_from(settings.messaging_policy_file),
     )
+
+
+@pytest.fixture
+def sends(settings: Settings, smtp_server: SmtpServer) -> SendActivities:
+    channel = SmtpEmailChannel(
+        host="127.0.0.1",
+        port=smtp_server.port,
+        username=None,
+        password=None,
+        start_tls=False,
+        timeout=10,
+    )
+    return send_activities(settings, channel)
 
 
 def request_for(member_id: str) -> SendRequest:
@@ -44,6 +64,7 @@ def request_for(member_id: str) -> SendRequest:
         channel="email",
         template="welcome",
         topic="onboarding",
+        due_at=NOW,
     )
 
 
@@ -53,7 +74,7 @@ async def test_delivers_a_multipart_message_with_a_stable_message_id(
     create_member(settings, member_id, email="zoe@example.com", first_name="Zoé", locale="fr")
     request = request_for(member_id)
 
-    result = await ActivityEnvironment().run(sends.send_message, request)
+    result = await at().run(sends.send_message, request)
 
     assert result.status == "sent"
     [mail] = smtp_server.messages
@@ -69,8 +90,8 @@ async def test_a_retry_after_success_sends_nothing_more(
     create_member(settings, member_id, email="ann@example.com")
     request = request_for(member_id)
 
-    first = await ActivityEnvironment().run(sends.send_message, request)
-    again = await ActivityEnvironment().run(sends.send_message, request)
+    first = await at().run(sends.send_message, request)
+    again = await at().run(sends.send_message, request)
 
     assert first == again
     assert len(smtp_server.messages) == 1
@@ -85,11 +106,11 @@ async def test_a_451_is_retried_then_delivered_once(
     smtp_server.refuse_next("451 4.3.0 Try again later")
 
     with pytest.raises(TransientSendError, match="451"):
-        await ActivityEnvironment().run(sends.send_message, request)
+        await at().run(sends.send_message, request)
     [row] = messages(settings, member_id)
     assert row.status == MessageStatus.DEFERRED and "451" in (row.reason or "")
 
-    result = await ActivityEnvironment().run(sends.send_message, request)
+    result = await at().run(sends.send_message, request)
     assert result.status == "sent"
     assert len(smtp_server.messages) == 1
 
@@ -101,8 +122,8 @@ async def test_a_550_fails_the_message_without_retrying(
     request = request_for(member_id)
     smtp_server.refuse_next("550 5.1.1 No such user")
 
-    result = await ActivityEnvironment().run(sends.send_message, request)
-    again = await ActivityEnvironment().run(sends.send_message, request)
+    result = await at().run(sends.send_message, request)
+    again = await at().run(sends.send_message, request)
 
     assert result.status == "failed" and "550" in (result.reason or "")
     assert again == result
@@ -117,7 +138,7 @@ async def test_an_attempt_interrupted_mid_call_is_not_repeated(
     request = request_for(member_id)
     ledger.mark(settings.effective_database_url, request, MessageStatus.SENDING)
 
-    result = await ActivityEnvironment().run(sends.send_message, request)
+    result = await at().run(sends.send_message, request)
 
     assert result.status == "failed" and result.reason == ledger.INTERRUPTED_REASON
     assert smtp_server.messages == []
@@ -127,13 +148,11 @@ async def test_an_unreachable_server_is_a_transient_error(
     settings: Settings, member_id: str
 ) -> None:
     create_member(settings, member_id, email="dan@example.com")
-    sends = SendActivities(
-        database_url=settings.effective_database_url,
-        renderer=TemplateRenderer(settings.templates_dir, "Club"),
-        email_channel=SmtpEmailChannel(
+    sends = send_activities(
+        settings,
+        SmtpEmailChannel(
             host="127.0.0.1", port=1, username=None, password=None, start_tls=False, timeout=5
         ),
-        email_from="club@example.com",
     )
     with pytest.raises(TransientSendError, match="unreachable"):
-        await ActivityEnvironment().run(sends.send_message, request_for(member_id))
+        await at().run(sends.send_message, request_for(member_id))

@@ -1,10 +1,11 @@
 """The welcome journey on Temporal's time-skipping server: the 3-day wait takes milliseconds."""
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message as MimeMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -78,10 +79,14 @@ async def test_without_purchase_both_messages_are_sent_three_days_apart(
     result = await journey_result(time_skipping_env, handle.id)
 
     assert result.exit_reason == "completed"
-    sent = messages(settings, member_id)
-    assert [(m.template, m.status, m.subject) for m in sent] == [
-        ("welcome", "sent", welcome_subject),
-        ("welcome_reminder", "sent", reminder_subject),
+    rows = messages(settings, member_id)
+    assert [(m.template, m.channel, m.status, m.reason) for m in rows if m.status == "skipped"] == [
+        ("welcome_reminder", "sms", "skipped", "no phone number")  # so it falls back to email
+    ]
+    sent = [m for m in rows if m.status == "sent"]
+    assert [(m.template, m.channel, m.subject) for m in sent] == [
+        ("welcome", "email", welcome_subject),
+        ("welcome_reminder", "email", reminder_subject),
     ]
     assert sent[1].sent_at is not None and sent[0].sent_at is not None
     assert sent[1].sent_at - sent[0].sent_at >= timedelta(days=3)
@@ -132,7 +137,8 @@ async def test_the_same_join_twice_starts_one_journey_and_sends_once(
     assert await send_event(client, settings, member_id, "member.joined")
 
     await journey_result(time_skipping_env, WORKFLOW.format(member_id))
-    assert [m.template for m in messages(settings, member_id)] == ["welcome", "welcome_reminder"]
+    sent = [m.template for m in messages(settings, member_id) if m.status == "sent"]
+    assert sent == ["welcome", "welcome_reminder"]
     assert len(outbox(settings)) == 2
 
 
@@ -144,12 +150,15 @@ async def test_a_member_without_email_is_skipped_with_the_reason(
 
     handle = client.get_workflow_handle(WORKFLOW.format(member_id))
     result = await journey_result(time_skipping_env, handle.id)
-    assert [(m.status, m.reason) for m in messages(settings, member_id)] == [
-        ("skipped", "no email address"),
-        ("skipped", "no email address"),
+    assert [(m.channel, m.status, m.reason) for m in messages(settings, member_id)] == [
+        ("email", "skipped", "no email address"),
+        ("sms", "skipped", "no phone number"),
+        ("email", "skipped", "no email address"),
     ]
     assert [(t.step, t.outcome) for t in result.trail if t.step != "wait_3_days"] == [
         ("welcome_email", "skipped"),
+        ("benefits_reminder", "skipped"),
+        ("benefits_reminder", "fallback"),
         ("benefits_reminder", "skipped"),
         ("exit", "completed"),
     ]
@@ -180,3 +189,43 @@ async def test_trail_query_shows_the_waiting_step(
     assert attributes["JourneyId"] == "welcome"
     assert attributes["Step"] == "wait_3_days"
     await handle.terminate("test over")
+
+
+def zone_where_it_will_be(hour: int, at: datetime) -> str:
+    """A fixed-offset IANA zone in which `at` falls in the given local hour."""
+    offset = (hour - at.astimezone(UTC).hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    # POSIX-style names: Etc/GMT-3 is three hours *ahead* of UTC.
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+async def test_an_sms_reminder_due_in_quiet_hours_waits_until_morning(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, worker: Worker, member_id: str
+) -> None:
+    client = time_skipping_env.client
+    reminder_due = datetime.now(UTC) + timedelta(days=3)
+    zone = zone_where_it_will_be(23, reminder_due)  # 23:xx local: inside 21:00-08:00
+    create_member(settings, member_id, email="eva@example.com", phone="+33612345678", timezone=zone)
+    await send_event(client, settings, member_id, "member.joined")
+    await send_event(
+        client,
+        settings,
+        member_id,
+        "consent.updated",
+        channel="sms",
+        topic="onboarding",
+        status="granted",
+        source="signup",
+    )
+
+    result = await journey_result(time_skipping_env, WORKFLOW.format(member_id))
+
+    reminder = [(t.outcome, t.detail) for t in result.trail if t.step == "benefits_reminder"]
+    assert reminder[0][0] == "deferred" and "quiet hours until" in (reminder[0][1] or "")
+    assert reminder[1][0] == "sent"
+    [sms] = [m for m in messages(settings, member_id) if m.channel == "sms"]
+    assert sms.status == "sent" and sms.sent_at is not None
+    local = sms.sent_at.astimezone(ZoneInfo(zone))
+    assert (local.hour, local.minute) == (8, 0)  # released at the end of quiet hours
+    [text] = list(settings.outbox_dir.glob("*.sms.txt"))
+    assert "To: +33612345678" in text.read_text() and "Reply STOP" in text.read_text()

@@ -4,11 +4,26 @@ from typing import Protocol
 
 from loyalflow.activities.channels.errors import PermanentSendError, SendError, TransientSendError
 from loyalflow.activities.channels.mime import OutgoingEmail
+from loyalflow.activities.channels.sms import OutgoingSms
 
-__all__ = ["EmailChannel", "OutgoingEmail", "PermanentSendError", "SendError", "TransientSendError"]
+__all__ = [
+    "EmailChannel",
+    "OutgoingEmail",
+    "OutgoingSms",
+    "PermanentSendError",
+    "SendError",
+    "SmsChannel",
+    "TransientSendError",
+]
 
 
 class EmailChannel(Protocol):
     name: str
 
     async def send(self, email: OutgoingEmail) -> str: ...
+
+
+class SmsChannel(Protocol):
+    name: str
+
+    async def send(self, sms: OutgoingSms) -> str: ...

@@ -19,3 +19,12 @@ class PermanentSendError(SendError):
     def __init__(self, message: str, *, code: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+
+
+class AmbiguousSendError(SendError):
+    """The provider may or may not have accepted the message: do NOT send it again.
+
+    Raised when the connection failed (dropped, timed out) after the message content was handed
+    to the SMTP server but before its final reply arrived. The server may have queued the message,
+    so a retry could deliver it twice; the caller records the message as failed-ambiguous instead.
+    """

@@ -1,10 +1,11 @@
-"""The laptop channel: every message becomes a file under `$LOYALFLOW_HOME/outbox/`."""
+"""The laptop channels: every message becomes a file under `$LOYALFLOW_HOME/outbox/`."""
 
 import asyncio
 import os
 from pathlib import Path
 
 from loyalflow.activities.channels.mime import OutgoingEmail
+from loyalflow.activities.channels.sms import OutgoingSms, sms_encoding
 
 
 class OutboxEmailChannel:
@@ -22,5 +23,29 @@ class OutboxEmailChannel:
         partial = target.with_suffix(".eml.partial")
         partial.write_bytes(bytes(email.to_mime()))
         # Atomic rename: a reader never sees half a message, a crash never leaves one behind.
+        os.replace(partial, target)
+        return target.name
+
+
+class OutboxSmsChannel:
+    """SMS as text files beside the emails: `<message_id>.sms.txt`."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def send(self, sms: OutgoingSms) -> str:
+        return await asyncio.to_thread(self._write, sms)
+
+    def _write(self, sms: OutgoingSms) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.directory / f"{sms.message_id}.sms.txt"
+        partial = target.with_suffix(".partial")
+        encoding, segments = sms_encoding(sms.body)
+        partial.write_text(
+            f"To: {sms.to}\nEncoding: {encoding}, {segments} segment(s)\n\n{sms.body}\n",
+            encoding="utf-8",
+        )
         os.replace(partial, target)
         return target.name

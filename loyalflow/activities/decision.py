@@ -1,0 +1,186 @@
+"""The send decision, in one transaction with the member row locked (so caps cannot be raced):
+contact, suppression, consent, deferral expiry, quiet hours, frequency caps. Every outcome is
+written to the ledger: `skipped` or `deferred` with the reason, or `sending` before the call.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlmodel import Session, col, select
+
+from loyalflow.messaging import Channel, MessagingPolicy, human_duration
+from loyalflow.models.db import session_scope
+from loyalflow.models.tables import Consent, Member, Message, MessageStatus, Suppression, utcnow
+from loyalflow.models.workflow_io import SendRequest
+
+# Rows that count against a frequency cap: the message left, or is leaving.
+COUNTED = (
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.BOUNCED,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Literal["send", "skip", "defer"]
+    reason: str | None = None
+    retry_at: datetime | None = None
+    fallback_ok: bool = False  # skipped for a reason another channel may not have
+    address: str | None = None
+    locale: str = "en"
+    timezone: str = "UTC"
+    member: dict[str, Any] | None = None
+
+
+def normalise_address(channel: str, address: str) -> str:
+    return address.lower() if channel == "email" else address
+
+
+def member_context(member: Member) -> dict[str, Any]:
+    """What templates may use: no internals, no other members' data."""
+    return {
+        "id": member.id,
+        "first_name": member.first_name,
+        "email": member.email,
+        "tier": member.tier,
+        "points": member.points,
+        "joined_at": member.joined_at,
+        "purchase_count": member.purchase_count,
+        "attributes": dict(member.attributes),
+    }
+
+
+def decide(url: str, request: SendRequest, policy: MessagingPolicy, now: datetime) -> Decision:
+    with session_scope(url) as session:
+        member = session.get(Member, request.member_id, with_for_update=True)
+        if member is None:
+            decision = Decision("skip", "member no longer exists")
+        else:
+            decision = _decide(session, member, request, policy, now)
+        _write(session, request, decision, now)
+        return decision
+
+
+def _decide(
+    session: Session, member: Member, request: SendRequest, policy: MessagingPolicy, now: datetime
+) -> Decision:
+    channel: Channel = request.channel
+    address = member.email if channel == "email" else member.phone
+    if not address:
+        missing = "no email address" if channel == "email" else "no phone number"
+        return Decision("skip", missing, fallback_ok=True)
+    suppression = session.get(Suppression, (normalise_address(channel, address), channel))
+    if suppression is not None:
+        return Decision("skip", f"suppressed: {suppression.reason}", fallback_ok=True)
+    refusal = _consent_refusal(session, member, request, policy)
+    if refusal is not None:
+        return Decision("skip", refusal, fallback_ok=True)
+
+    waits = [
+        w
+        for w in (
+            _quiet_hours(member, channel, policy, now),
+            _cap(session, member, request, policy, now),
+        )
+        if w
+    ]
+    if waits:
+        retry_at, reason = max(waits, key=lambda w: w[0])
+        latest = request.due_at + policy.deferral_expiry
+        if retry_at > latest:
+            expiry = human_duration(policy.deferral_expiry)
+            return Decision("skip", f"{reason}; would be more than {expiry} late")
+        return Decision("defer", reason, retry_at=retry_at)
+    return Decision(
+        "send",
+        address=address,
+        locale=member.locale,
+        timezone=member.timezone,
+        member=member_context(member),
+    )
+
+
+def _consent_refusal(
+    session: Session, member: Member, request: SendRequest, policy: MessagingPolicy
+) -> str | None:
+    rule = policy.consent_rule(request.topic, request.channel)
+    if rule is None:
+        return f"no consent rule for topic {request.topic!r} on {request.channel}"
+    if rule == "always":
+        return None
+    consent = session.get(Consent, (member.id, request.channel, request.topic))
+    if rule == "granted" and (consent is None or consent.status != "granted"):
+        return f"no consent: {request.channel} for {request.topic} was never granted"
+    if consent is not None and consent.status == "revoked":
+        source = f" ({consent.source})" if consent.source else ""
+        return f"no consent: {request.channel} for {request.topic} revoked on {consent.at:%Y-%m-%d}{source}"
+    return None
+
+
+def _quiet_hours(
+    member: Member, channel: Channel, policy: MessagingPolicy, now: datetime
+) -> tuple[datetime, str] | None:
+    quiet = policy.quiet_hours.get(channel)
+    until = quiet.deferral(now, member.timezone) if quiet else None
+    if until is None:
+        return None
+    return until, f"quiet hours until {until:%Y-%m-%d %H:%M} {member.timezone}"
+
+
+def _cap(
+    session: Session, member: Member, request: SendRequest, policy: MessagingPolicy, now: datetime
+) -> tuple[datetime, str] | None:
+    """The latest moment a cap frees a slot, over every cap that is full."""
+    waits: list[tuple[datetime, str]] = []
+    for cap in policy.frequency_caps:
+        if not cap.applies_to(request.channel, request.topic):
+            continue
+        query = select(Message.sent_at).where(
+            Message.member_id == member.id,
+            col(Message.status).in_(COUNTED),
+            col(Message.sent_at) > now - cap.per,
+            Message.message_id != request.message_id,
+        )
+        if cap.channel != "any":
+            query = query.where(Message.channel == cap.channel)
+        if cap.topic is not None:
+            query = query.where(Message.topic == cap.topic)
+        sent = sorted(t for t in session.exec(query) if t is not None)
+        if len(sent) >= cap.max:
+            # The slot frees when the oldest message that keeps the window full leaves it.
+            frees_at = sent[len(sent) - cap.max] + cap.per
+            waits.append(
+                (frees_at, f"frequency cap: {cap.describe()}, until {frees_at:%Y-%m-%d %H:%M} UTC")
+            )
+    return max(waits, key=lambda w: w[0]) if waits else None
+
+
+def _write(session: Session, request: SendRequest, decision: Decision, now: datetime) -> None:
+    status = {
+        "send": MessageStatus.SENDING,
+        "skip": MessageStatus.SKIPPED,
+        "defer": MessageStatus.DEFERRED,
+    }[decision.action]
+    row = session.get(Message, request.message_id)
+    if row is None:
+        row = Message(
+            message_id=request.message_id,
+            member_id=request.member_id,
+            journey_id=request.journey_id,
+            workflow_id=request.workflow_id,
+            step_id=request.step_id,
+            channel=request.channel,
+            template=request.template,
+            topic=request.topic,
+            variant=request.variant,
+            status=status,
+        )
+    row.status = status
+    row.reason = decision.reason
+    row.updated_at = utcnow()
+    if decision.action == "send":
+        row.sent_at = now  # the decision instant, in the workflow's clock: what caps count
+    session.add(row)
