@@ -24,7 +24,7 @@ TEMPORAL_TEST_SERVER = str(SCRIPTS / "temporal-test-server")
 POSTGRES_URL = os.environ.get("LOYALFLOW_TEST_DATABASE_URL")
 # One schema per test session: concurrent runs against one server never see each other.
 PG_SCHEMA = f"loyalflow_test_{os.getpid()}"
-pytest_plugins = ["tests.smtp_server"]
+pytest_plugins = ["tests.smtp_server", "tests.prism"]
 
 
 def free_port() -> int:

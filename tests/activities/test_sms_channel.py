@@ -14,7 +14,6 @@ from tests.conftest import free_port
 if TYPE_CHECKING:  # imported at run time by pytest_plugins only, so pytest rewrites its asserts
     from tests.prism import PrismHttpClient
 
-pytest_plugins = ["tests.prism"]
 # twilio-python 9.x's async client uses aiohttp's deprecated BasicAuth (gone in aiohttp 4).
 pytestmark = [
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
