@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from loyalflow.cli_import import import_app
+from loyalflow.cli_preview import preview
 from loyalflow.config import get_settings
 from loyalflow.ingest import EventsRejected, get_member, store_events, upsert_member
 from loyalflow.loyalty import rules_from
@@ -21,6 +22,7 @@ from loyalflow.models.db import upgrade_database
 app = typer.Typer(help="loyalflow: member journeys for loyalty programs, on Temporal.")
 member_app = typer.Typer(help="Create, update and read members.")
 app.add_typer(member_app, name="member")
+app.command()(preview)
 app.add_typer(import_app, name="import")
 console = Console()
 err = Console(stderr=True)

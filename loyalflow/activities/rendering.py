@@ -15,6 +15,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 FALLBACK_LOCALE = "en"
+_GSM_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
 
 
 class TemplateNotFound(LookupError):
@@ -80,7 +81,9 @@ class TemplateRenderer:
     ) -> RenderedSms:
         chosen = self.resolve_locale(template, locale, "sms.txt")
         body = self._render(f"{template}/{chosen}.sms.txt", self._context(chosen, member, timezone))
-        return RenderedSms(locale=chosen, body=body.strip())
+        # Babel's French numbers use (narrow) no-break spaces, which GSM-7 lacks: one of them
+        # would switch the whole SMS to UCS-2 and triple its segments.
+        return RenderedSms(locale=chosen, body=body.strip().translate(_GSM_SPACES))
 
     def render_email(
         self, template: str, locale: str | None, member: dict[str, Any], timezone: str

@@ -8,6 +8,7 @@ import pytest
 from jinja2 import UndefinedError
 from jinja2.exceptions import SecurityError
 
+from loyalflow.activities.channels.sms import sms_encoding
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer, locale_candidates
 from loyalflow.config import PACKAGE_DIR
 
@@ -78,3 +79,10 @@ def test_templates_cannot_reach_python_internals(tmp_path: Path) -> None:
 def test_a_missing_template_says_so(tmp_path: Path) -> None:
     with pytest.raises(TemplateNotFound, match="nope"):
         TemplateRenderer(tmp_path, "Club").render_email("nope", "en", MEMBER, "UTC")
+
+
+def test_a_french_sms_stays_in_one_gsm_7_segment() -> None:
+    """French number formatting must not switch the SMS to UCS-2 (three times the cost)."""
+    sms = TemplateRenderer(TEMPLATES, "Club").render_sms("welcome_reminder", "fr", MEMBER, "UTC")
+    assert "1 250 points" in sms.body
+    assert sms_encoding(sms.body) == ("GSM-7", 1)
