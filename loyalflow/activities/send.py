@@ -25,6 +25,7 @@ from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
 
 log = logging.getLogger(__name__)
+HEARTBEAT_EVERY_SECONDS = 2.0
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -60,6 +61,15 @@ class SendActivities:
 
     @activity.defn(name="send_message")
     async def send_message(self, request: SendRequest) -> SendResult:
+        # Heartbeats from a side task: a slow provider call keeps beating, a dead worker stops,
+        # and the server retries within the heartbeat timeout instead of the full send timeout.
+        beating = asyncio.create_task(_heartbeat_forever())
+        try:
+            return await self._send(request)
+        finally:
+            beating.cancel()
+
+    async def _send(self, request: SendRequest) -> SendResult:
         earlier = await self._db(ledger.earlier_outcome, request.message_id)
         if earlier is not None:
             log.info("message %s already %s; not sending again", request.message_id, earlier.status)
@@ -157,3 +167,9 @@ class SendActivities:
         """A deferred message whose journey ended before it could go: closed with the reason."""
         if await self._db(ledger.earlier_outcome, request.message_id) is None:
             await self._db(ledger.close, request.message_id, request.reason)
+
+
+async def _heartbeat_forever() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)

@@ -32,6 +32,8 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
 )
 SEND_TIMEOUT = timedelta(minutes=2)
+# The send activity heartbeats every 2 s: a worker that died mid-send is noticed this fast.
+SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 SEND_GIVE_UP_AFTER = timedelta(days=1)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 DB_TIMEOUT = timedelta(seconds=30)
@@ -109,6 +111,7 @@ class JourneyWorkflow:
                     request,
                     result_type=SendResult,
                     start_to_close_timeout=SEND_TIMEOUT,
+                    heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT,
                     schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
                     retry_policy=SEND_RETRY,
                 )
