@@ -18,25 +18,32 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio.client import Client
 
+from loyalflow.activities.decision import normalise_address
 from loyalflow.config import Settings
 from loyalflow.ingest import store_events
 from loyalflow.loyalty import rules_from
+from loyalflow.messaging import Channel, MessagingPolicy, policy_from
 from loyalflow.models.api import ConsentChange, EventIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Consent, Member, Suppression, utcnow
 from loyalflow.routing import get_catalog, route_events
 
-CHANNELS = ("email", "sms")
-# Sources of revocations that a START keyword undoes; also the suppression reasons it lifts.
+CHANNELS: tuple[Channel, ...] = ("email", "sms")
+BoxState = Literal["on", "off", "always"]
+# Sources of the revocations that a START keyword undoes.
 SMS_STOP = "sms-stop"
 TWILIO_OPTED_OUT = "twilio-21610"
 STOP_SOURCES = (SMS_STOP, TWILIO_OPTED_OUT)
 SMS_START = "sms-start"
+# Suppression reasons a START lifts (the send activity uses TWILIO_OPTED_OUT too when Twilio
+# refuses a send with 21610). A bounce or a complaint stays.
+STOP_REASONS = (SMS_STOP, TWILIO_OPTED_OUT)
 
 
 class MemberNotFound(LookupError):
@@ -44,7 +51,7 @@ class MemberNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class Decision:
+class CurrentConsent:
     status: str  # granted | revoked
     source: str | None
     at: datetime
@@ -55,14 +62,26 @@ class MemberConsents:
     """What the preference page shows: one box per channel and topic."""
 
     member: Member
-    channels: tuple[str, ...]
+    channels: tuple[Channel, ...]
     topics: list[str]
-    decisions: dict[tuple[str, str], Decision]  # (channel, topic); absent: never decided
-    sms_suppressed: bool
+    decisions: dict[tuple[str, str], CurrentConsent]  # (channel, topic); absent: never decided
+    policy: MessagingPolicy
+    sms_stopped: bool  # the member's number texted STOP: no SMS whatever the boxes say
 
     def status(self, channel: str, topic: str) -> str | None:
         decision = self.decisions.get((channel, topic))
         return None if decision is None else decision.status
+
+    def box(self, channel: Channel, topic: str) -> BoxState:
+        """Whether messages on this channel and topic may go, as the send decision sees it:
+        a topic sent `unless_revoked` is on until the member says no, `always` cannot be off."""
+        rule = self.policy.consent_rule(topic, channel)
+        if rule == "always":
+            return "always"
+        status = self.status(channel, topic)
+        if rule == "unless_revoked":
+            return "off" if status == "revoked" else "on"
+        return "on" if status == "granted" else "off"
 
 
 def load_member(url: str, member_id: str) -> Member | None:
@@ -76,13 +95,13 @@ def members_with_phone(url: str, phone: str) -> list[str]:
         return list(session.exec(select(Member.id).where(Member.phone == phone)))
 
 
-def _decisions(url: str, member_id: str) -> dict[tuple[str, str], Decision]:
+def _decisions(url: str, member_id: str) -> dict[tuple[str, str], CurrentConsent]:
     with session_scope(url) as session:
         rows = session.exec(select(Consent).where(Consent.member_id == member_id))
-        return {(r.channel, r.topic): Decision(r.status, r.source, r.at) for r in rows}
+        return {(r.channel, r.topic): CurrentConsent(r.status, r.source, r.at) for r in rows}
 
 
-def page_topics(settings: Settings, decisions: dict[tuple[str, str], Decision]) -> list[str]:
+def page_topics(settings: Settings, decisions: dict[tuple[str, str], CurrentConsent]) -> list[str]:
     # No topic registry yet: the topics a member has decided on, plus those journeys send under.
     catalog_topics = {journey.topic for journey in get_catalog(settings).journeys.values()}
     return sorted(catalog_topics | {topic for _, topic in decisions})
@@ -99,11 +118,14 @@ def member_consents(settings: Settings, member_id: str) -> MemberConsents:
         channels=CHANNELS,
         topics=page_topics(settings, decisions),
         decisions=decisions,
-        sms_suppressed=member.phone is not None and is_suppressed(url, member.phone, "sms"),
+        policy=policy_from(settings.messaging_policy_file),
+        sms_stopped=member.phone is not None and _stopped(url, member.phone),
     )
 
 
-def _event_id(key: str, member_id: str, change: ConsentChange, before: Decision | None) -> str:
+def _event_id(
+    key: str, member_id: str, change: ConsentChange, before: CurrentConsent | None
+) -> str:
     replaces = "none" if before is None else f"{before.status}@{before.at.isoformat()}"
     material = "|".join((key, member_id, change.channel, change.topic, change.status, replaces))
     return f"consent-{hashlib.sha256(material.encode()).hexdigest()[:48]}"
@@ -158,13 +180,15 @@ async def record_changes(
     return len(new)
 
 
-def is_suppressed(url: str, address: str, channel: str) -> bool:
+def _stopped(url: str, phone: str) -> bool:
     with session_scope(url) as session:
-        return session.get(Suppression, (address, channel)) is not None
+        row = session.get(Suppression, (phone, "sms"))
+        return row is not None and any(r in row.reason for r in STOP_REASONS)
 
 
 def suppress(url: str, address: str, channel: str, reason: str) -> bool:
     """Idempotent; an existing suppression keeps its first reason and time. True if new."""
+    address = normalise_address(channel, address)
     try:
         with session_scope(url) as session:
             if session.get(Suppression, (address, channel)) is not None:
@@ -176,10 +200,11 @@ def suppress(url: str, address: str, channel: str, reason: str) -> bool:
 
 
 def lift_suppression(url: str, address: str, channel: str, reasons: Sequence[str]) -> bool:
-    """Only suppressions for one of `reasons`: a START undoes a STOP, not a hard bounce."""
+    """Only a suppression whose reason mentions one of `reasons`: START undoes a STOP, not a
+    hard bounce or a complaint."""
     with session_scope(url) as session:
         row = session.get(Suppression, (address, channel), with_for_update=True)
-        if row is None or not any(row.reason.startswith(r) for r in reasons):
+        if row is None or not any(r in row.reason for r in reasons):
             return False
         session.delete(row)
         return True
@@ -216,7 +241,7 @@ async def sms_opt_out(
 async def sms_opt_in(temporal: Client, settings: Settings, phone: str, key: str) -> list[str]:
     """START: lift a STOP suppression and grant again the topics a STOP revoked."""
     url = settings.effective_database_url
-    await asyncio.to_thread(lift_suppression, url, phone, "sms", STOP_SOURCES)
+    await asyncio.to_thread(lift_suppression, url, phone, "sms", STOP_REASONS)
     members = await asyncio.to_thread(members_with_phone, url, phone)
     for member_id in members:
         topics = await asyncio.to_thread(_sms_topics, url, member_id, "revoked", STOP_SOURCES)

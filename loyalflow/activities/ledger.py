@@ -2,9 +2,8 @@
 
 from datetime import datetime
 
-from loyalflow.activities.decision import normalise_address
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Message, MessageStatus, Suppression, utcnow
+from loyalflow.models.tables import Message, MessageStatus, utcnow
 from loyalflow.models.workflow_io import SendRequest, SendResult
 
 # Rows in these states are final: a retried activity returns them instead of sending again.
@@ -15,6 +14,7 @@ FINAL_STATES = {
     MessageStatus.DELIVERED,
     MessageStatus.BOUNCED,
 }
+DELIVERY_REPORTED = {MessageStatus.DELIVERED, MessageStatus.BOUNCED}
 INTERRUPTED_REASON = (
     "the worker stopped during the provider call; not re-sent, to avoid a duplicate"
 )
@@ -79,7 +79,9 @@ def _upsert(
                 template=request.template,
                 status=status,
             )
-        row.status = status
+        if not (status == MessageStatus.SENT and row.status in DELIVERY_REPORTED):
+            # A delivery report that arrived first (webhook) is newer news than "sent".
+            row.status = status
         row.locale = locale or row.locale
         row.subject = subject or row.subject
         row.reason = reason
@@ -127,14 +129,6 @@ def finish(
     )
     assert result is not None, f"{status} is not a final state"
     return result
-
-
-def suppress(url: str, channel: str, address: str, reason: str) -> None:
-    """The address must never be contacted again on this channel (until an opt-in lifts it)."""
-    key = normalise_address(channel, address)
-    with session_scope(url) as session:
-        if session.get(Suppression, (key, channel)) is None:
-            session.add(Suppression(address=key, channel=channel, reason=reason))
 
 
 def close(url: str, message_id: str, reason: str) -> None:

@@ -20,6 +20,7 @@ from loyalflow.activities.channels import (
 )
 from loyalflow.activities.decision import Decision, decide
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
+from loyalflow.consent import TWILIO_OPTED_OUT, suppress
 from loyalflow.messaging import MessagingPolicy
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
@@ -32,7 +33,8 @@ R = TypeVar("R")
 # Provider codes that say the address itself is bad: never try it again.
 SUPPRESSING_CODES = {
     "email": {550: "mailbox does not exist", 551: "user not local", 553: "address rejected"},
-    "sms": {21211: "invalid phone number", 21610: "recipient replied STOP"},
+    # The TWILIO_OPTED_OUT prefix is what lets a later START keyword lift it.
+    "sms": {21211: "invalid phone number", 21610: f"{TWILIO_OPTED_OUT}: recipient replied STOP"},
 }
 
 
@@ -160,7 +162,7 @@ class SendActivities:
     ) -> None:
         reason = SUPPRESSING_CODES[request.channel].get(error.code or 0)
         if reason is not None:
-            await self._db(ledger.suppress, request.channel, address, f"{reason} ({error.code})")
+            await self._db(suppress, address, request.channel, f"{reason} ({error.code})")
 
     @activity.defn(name="abandon_message")
     async def abandon_message(self, request: AbandonRequest) -> None:

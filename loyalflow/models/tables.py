@@ -44,7 +44,7 @@ def _required_timestamp() -> Any:
 class Member(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=128)
     email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=20)
+    phone: str | None = Field(default=None, max_length=20, index=True)  # inbound SMS lookups
     first_name: str | None = Field(default=None, max_length=200)
     locale: str = Field(default="en", max_length=35)
     timezone: str = Field(default="UTC", max_length=64)
@@ -161,7 +161,7 @@ class Message(SQLModel, table=True):
     status: str = Field(max_length=16)  # a MessageStatus value; plain text keeps migrations simple
     reason: str | None = Field(default=None, max_length=500)
     subject: str | None = Field(default=None, max_length=500)
-    provider_id: str | None = Field(default=None, max_length=255)
+    provider_id: str | None = Field(default=None, max_length=255, index=True)  # delivery reports
     created_at: datetime = _required_timestamp()
     sent_at: datetime | None = _timestamp()
     updated_at: datetime = _required_timestamp()

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Literal
 
 import pytest
 
-from loyalflow.activities import ledger
 from loyalflow.activities.channels.outbox import OutboxEmailChannel
 from loyalflow.activities.channels.sms import TwilioSmsChannel
 from loyalflow.activities.decision import decide
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
+from loyalflow.consent import suppress
 from loyalflow.messaging import MessagingPolicy, policy_from
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import MessageStatus, Suppression
@@ -92,7 +92,7 @@ def test_a_suppressed_address_is_never_contacted(
 ) -> None:
     url = settings.effective_database_url
     create_member(settings, member_id, email="Bounce@Example.com")
-    ledger.suppress(url, "email", "bounce@example.com", "mailbox does not exist (550)")
+    suppress(url, "bounce@example.com", "email", "mailbox does not exist (550)")
     refused = decide(url, request(member_id), policy, NOON)
     assert refused.reason == "suppressed: mailbox does not exist (550)"
     [row] = messages(settings, member_id)

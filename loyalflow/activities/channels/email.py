@@ -1,12 +1,89 @@
-"""Email over SMTP with aiosmtplib (STARTTLS, AUTH, timeouts); errors classified for retry."""
+"""Email over SMTP with aiosmtplib: a small pool of open, authenticated (TLS) connections.
+
+Opening an SMTP connection costs several round trips (greeting, EHLO, STARTTLS and the TLS
+handshake, EHLO again, AUTH) before the first message; a pooled connection sends the next message
+with three (MAIL, RCPT, DATA). The channel keeps up to `pool_size` connections per worker process
+and uses each for one message at a time. `aclose()` closes them (worker shutdown).
+
+Never deliver twice. A send has two halves:
+
+- Before the message content is handed to the server (connect, TLS, AUTH, MAIL, RCPT, DATA's
+  go-ahead): nothing can have been delivered. A pooled connection that turns out to be dead here
+  (the server closed it when idle, answered 421) is discarded and the message is retried once, at
+  once, on a fresh connection. Any other failure is a `TransientSendError`: the send activity
+  marks the message deferred and Temporal retries it later.
+- After the content was written: the server's final reply decides. A reply (250, 4xx, 5xx) is
+  definitive. No reply (the connection dropped, the reply timed out) means the server may have
+  queued the message: `AmbiguousSendError`, which must not be retried.
+
+Errors are classified for the send activity: SMTP 5xx -> `PermanentSendError` (this message will
+never go through); 4xx, connection failures and timeouts -> `TransientSendError`. Failures while
+setting up a connection (TLS certificate, AUTH, a server refusing STARTTLS) are transient too,
+whatever their code: they are configuration problems of the whole channel, not of one message, and
+must not mark every message of a campaign failed while someone fixes them. Their messages name the
+setting to check.
+"""
+
+import asyncio
+import contextlib
+import logging
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import TypeVar
 
 import aiosmtplib
 
-from loyalflow.activities.channels.errors import PermanentSendError, TransientSendError
+from loyalflow.activities.channels.errors import (
+    AmbiguousSendError,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
 from loyalflow.activities.channels.mime import OutgoingEmail
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound=BaseException)
+
+# RFC 5321 4.2.3: "the server is closing the channel" (e.g. idle timeout, shutdown, overload).
+SERVICE_NOT_AVAILABLE = 421
+# RFC 3463 enhanced status codes 5.1.x: "addressing status" (bad mailbox, unknown user...).
+_ADDRESS_STATUS = re.compile(r"\s*5\.1\.\d{1,3}\b")
+# Failures that mean the connection itself is gone or unusable, not a reply about the message.
+_CONNECTION_ERRORS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
+
+
+@dataclass
+class _Connection:
+    smtp: aiosmtplib.SMTP
+    idle_since: float  # loop.time() when it was last put back in the pool
+    generation: int  # bumped by aclose(): a connection out on a send then is closed on return
+
+
+class _Failure(Exception):
+    """How one attempt on one connection failed (internal to the channel)."""
+
+    def __init__(self, error: SendError, *, connection_ok: bool, before_data: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.connection_ok = connection_ok  # the connection can carry the next message
+        # The server never received the content: a retry cannot deliver a second copy.
+        self.before_data = before_data
 
 
 class SmtpEmailChannel:
+    """Sends `OutgoingEmail`s through one SMTP server (a relay or an ESP's SMTP endpoint).
+
+    `start_tls` upgrades a plain connection (usually port 587); `use_tls` is TLS from the first
+    byte (usually port 465). Certificates are verified against the system's CAs unless
+    `tls_context` is given (tests pass one that trusts their own CA). `timeout` bounds each
+    network step (connect, each command, each reply), not the whole send. A send waits for a
+    free connection when all `pool_size` are busy. Pooled connections idle for longer than
+    `max_idle_seconds` are closed rather than reused: servers close idle clients (RFC 5321 asks
+    for at least 5 minutes, many use less), and a dead connection costs a wasted round trip.
+    """
+
     name = "smtp"
 
     def __init__(
@@ -18,44 +95,316 @@ class SmtpEmailChannel:
         password: str | None,
         start_tls: bool,
         timeout: float,
+        use_tls: bool = False,
+        pool_size: int = 4,
+        tls_context: ssl.SSLContext | None = None,
+        max_idle_seconds: float = 60.0,
     ) -> None:
+        if start_tls and use_tls:
+            raise ValueError(
+                "STARTTLS and implicit TLS are mutually exclusive: set LOYALFLOW_SMTP_STARTTLS "
+                "(usually port 587) or LOYALFLOW_SMTP_TLS (usually port 465), not both"
+            )
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.start_tls = start_tls
+        self.use_tls = use_tls
         self.timeout = timeout
+        self.pool_size = pool_size
+        self.max_idle_seconds = max_idle_seconds
+        self._tls_context = tls_context
+        self._local_hostname: str | None = None
+        self._idle: list[_Connection] = []
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._generation = 0
+
+    @property
+    def _server(self) -> str:
+        return f"SMTP server {self.host}:{self.port}"
 
     async def send(self, email: OutgoingEmail) -> str:
         try:
-            _, reply = await aiosmtplib.send(
-                email.to_mime(),
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self.password,
-                start_tls=self.start_tls,
-                timeout=self.timeout,
-            )
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            # A configuration problem: keep retrying (nothing is lost) but say exactly what is wrong.
-            raise TransientSendError(
-                f"SMTP server {self.host}:{self.port} rejected the credentials for "
-                f"{self.username!r} ({exc.code} {exc.message}); check LOYALFLOW_SMTP_USERNAME "
-                "and LOYALFLOW_SMTP_PASSWORD"
-            ) from exc
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            detail = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
-            if all(code >= 500 for code in codes):
-                raise PermanentSendError(f"recipient refused: {detail}") from exc
-            raise TransientSendError(f"recipient deferred: {detail}") from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code >= 500:
-                raise PermanentSendError(f"SMTP {exc.code}: {exc.message}") from exc
-            raise TransientSendError(f"SMTP {exc.code}: {exc.message}") from exc
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise TransientSendError(
-                f"SMTP server {self.host}:{self.port} unreachable: {exc}"
-            ) from exc
+            # Validated before taking a connection: a bad address is the message's fault.
+            sender, recipient = email.envelope_sender, email.envelope_recipient
+            content = email.to_bytes(utf8=email.needs_smtputf8)
+        except (ValueError, UnicodeError) as exc:
+            raise PermanentSendError(f"cannot build the message: {exc}") from exc
+        envelope = _Envelope(sender, recipient, content, email.needs_smtputf8)
+
+        async with self._slots_for_this_loop():
+            connection = self._take_idle()
+            reused = connection is not None
+            if connection is None:
+                connection = await self._open()
+            try:
+                reply = await self._transmit(connection, envelope)
+            except _Failure as failure:
+                self._release(connection, keep=failure.connection_ok)
+                if not (reused and failure.before_data and not failure.connection_ok):
+                    raise failure.error from failure.__cause__
+                # A pooled connection died before the server saw the message: most likely the
+                # server dropped it while idle. Once, and only once, on a new connection.
+                log.info("%s: pooled connection lost (%s); reconnecting", self._server, failure)
+                connection = await self._open()
+                try:
+                    reply = await self._transmit(connection, envelope)
+                except _Failure as second:
+                    self._release(connection, keep=second.connection_ok)
+                    raise second.error from second.__cause__
+                except BaseException:
+                    self._release(connection, keep=False)
+                    raise
+            except BaseException:
+                # Cancelled (activity timeout, worker shutdown) mid-command: the connection is
+                # in an unknown state. The ledger row stays `sending`, so no retry re-sends it.
+                self._release(connection, keep=False)
+                raise
+            self._release(connection, keep=True)
         return f"{email.message_id_header} {reply}".strip()
+
+    async def aclose(self) -> None:
+        """Closes the pooled connections (QUIT). Sends still running close theirs when done.
+
+        The channel stays usable: a later send opens new connections.
+        """
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(self._quit(c.smtp) for c in idle))
+
+    # --- the pool -------------------------------------------------------------------------------
+
+    def _slots_for_this_loop(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # Connections (and a semaphore's waiters) belong to the event loop that made them;
+            # a channel reused from another loop (a test, a restarted worker loop) starts over.
+            for connection in self._idle:
+                _close_quietly(connection.smtp)
+            self._idle = []
+            self._loop = loop
+            self._slots = asyncio.Semaphore(self.pool_size)
+        assert self._slots is not None
+        return self._slots
+
+    def _take_idle(self) -> _Connection | None:
+        assert self._loop is not None
+        now = self._loop.time()
+        while self._idle:
+            # Most recently used first: the least likely to have been timed out by the server.
+            connection = self._idle.pop()
+            if connection.smtp.is_connected and now - connection.idle_since < self.max_idle_seconds:
+                return connection
+            _close_quietly(connection.smtp)
+        return None
+
+    def _release(self, connection: _Connection, *, keep: bool) -> None:
+        if keep and connection.generation == self._generation and connection.smtp.is_connected:
+            assert self._loop is not None
+            connection.idle_since = self._loop.time()
+            self._idle.append(connection)
+        else:
+            _close_quietly(connection.smtp)
+
+    async def _open(self) -> _Connection:
+        """A connected, TLS-protected and logged-in connection, or a classified error."""
+        if self._local_hostname is None:
+            # aiosmtplib would look this up (DNS) for every new connection.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        tls = self.start_tls or self.use_tls
+        if tls and self._tls_context is None:
+            # Verification on: the system CAs, hostname checked. Built once, not per connection.
+            self._tls_context = ssl.create_default_context()
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self.password,
+            local_hostname=self._local_hostname,
+            use_tls=self.use_tls,
+            start_tls=self.start_tls,  # True: required (fails if not offered); False: never
+            tls_context=self._tls_context if tls else None,
+            timeout=self.timeout,
+        )
+        try:
+            await smtp.connect()
+        except BaseException as exc:
+            _close_quietly(smtp)
+            if isinstance(exc, Exception):
+                raise self._connect_error(exc) from exc
+            raise
+        return _Connection(smtp, idle_since=0.0, generation=self._generation)
+
+    async def _quit(self, smtp: aiosmtplib.SMTP) -> None:
+        try:
+            await smtp.quit(timeout=min(self.timeout, 5.0))
+        except (aiosmtplib.SMTPException, OSError):
+            pass
+        finally:
+            _close_quietly(smtp)
+
+    # --- one message on one connection --------------------------------------------------------
+
+    async def _transmit(self, connection: _Connection, envelope: "_Envelope") -> str:
+        """The final reply's text, or a `_Failure` saying what can be done next."""
+        smtp = connection.smtp
+        encoding = "utf-8" if envelope.smtputf8 else "ascii"
+        try:
+            options: list[str] = []
+            if envelope.smtputf8:
+                if not smtp.supports_extension("smtputf8"):
+                    raise _Failure(
+                        PermanentSendError(
+                            f"{self._server} does not support SMTPUTF8, needed for the "
+                            f"non-ASCII address {envelope.recipient!r}"
+                        ),
+                        connection_ok=True,
+                        before_data=True,
+                    )
+                options = ["SMTPUTF8"]
+                if smtp.supports_extension("8bitmime"):
+                    options.append("BODY=8BITMIME")
+            await smtp.mail(envelope.sender, options=options, encoding=encoding)
+            await smtp.rcpt(envelope.recipient, encoding=encoding)
+        except _Failure:
+            raise
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            kind = "refused" if exc.code >= 500 else "deferred"
+            error = _by_code(
+                exc.code, f"recipient {kind}: {exc.code} {exc.message}", about_recipient=True
+            )
+            raise await self._reset_after(smtp, exc, error, before_data=True) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            # MAIL refused: about our sender (or the server), never the member's address.
+            error = _by_code(exc.code, f"SMTP {exc.code}: {exc.message}", about_recipient=False)
+            raise await self._reset_after(smtp, exc, error, before_data=True) from exc
+        except _CONNECTION_ERRORS as exc:
+            error = TransientSendError(f"{self._server} connection lost: {exc}")
+            raise _Failure(error, connection_ok=False, before_data=True) from exc
+        except aiosmtplib.SMTPException as exc:
+            error = TransientSendError(f"{self._server}: {exc}")
+            raise _Failure(error, connection_ok=False, before_data=True) from exc
+
+        if not smtp.is_connected:
+            # Lost between RCPT and DATA: still safe to retry. (aiosmtplib sends DATA and the
+            # content in one step, so once `data()` starts, a lost connection is ambiguous.)
+            error = TransientSendError(f"{self._server} closed the connection before DATA")
+            raise _Failure(error, connection_ok=False, before_data=True)
+        try:
+            response = await smtp.data(envelope.content)
+        except aiosmtplib.SMTPDataError as exc:
+            # A reply, to DATA or to the content: the server has decided; nothing is in doubt.
+            # Some servers refuse an unknown mailbox only here; the enhanced status code tells
+            # that ("5.1.1") apart from a refusal of the content ("5.7.1 spam").
+            about_recipient = _ADDRESS_STATUS.match(exc.message) is not None
+            error = _by_code(
+                exc.code, f"SMTP {exc.code}: {exc.message}", about_recipient=about_recipient
+            )
+            # Not retried at once even when the reply says it was not accepted: the activity's
+            # own retry (with backoff) handles a transient refusal.
+            raise await self._reset_after(smtp, exc, error, before_data=False) from exc
+        except (*_CONNECTION_ERRORS, aiosmtplib.SMTPException) as exc:
+            error = AmbiguousSendError(
+                f"{self._server} gave no final reply after the message content was sent "
+                f"({type(exc).__name__}: {exc}); it may have accepted the message, so it is "
+                "not sent again"
+            )
+            raise _Failure(error, connection_ok=False, before_data=False) from exc
+        return response.message
+
+    async def _reset_after(
+        self,
+        smtp: aiosmtplib.SMTP,
+        exc: aiosmtplib.SMTPResponseException,
+        error: SendError,
+        *,
+        before_data: bool,
+    ) -> _Failure:
+        """After a refusal the connection is reusable once RSET clears the transaction."""
+        if exc.code == SERVICE_NOT_AVAILABLE:
+            # The server announced it is closing this connection.
+            return _Failure(error, connection_ok=False, before_data=before_data)
+        try:
+            await smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            return _Failure(error, connection_ok=False, before_data=before_data)
+        return _Failure(error, connection_ok=True, before_data=before_data)
+
+    def _connect_error(self, exc: Exception) -> TransientSendError:
+        certificate = _find(exc, ssl.SSLCertVerificationError)
+        if certificate is not None:
+            return TransientSendError(
+                f"{self._server}: TLS certificate not trusted ({certificate.verify_message}); "
+                "the server must present a certificate for this host name signed by a trusted "
+                "CA (check LOYALFLOW_SMTP_HOST)"
+            )
+        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+            # A configuration problem: keep retrying (nothing is lost) but say exactly what is
+            # wrong.
+            return TransientSendError(
+                f"{self._server} rejected the credentials for {self.username!r} "
+                f"({exc.code} {exc.message}); check LOYALFLOW_SMTP_USERNAME and "
+                "LOYALFLOW_SMTP_PASSWORD"
+            )
+        if isinstance(exc, aiosmtplib.SMTPNotSupported) and self.start_tls:
+            return TransientSendError(
+                f"{self._server} does not offer STARTTLS ({exc}); check LOYALFLOW_SMTP_PORT, "
+                "LOYALFLOW_SMTP_STARTTLS and LOYALFLOW_SMTP_TLS"
+            )
+        if isinstance(exc, aiosmtplib.SMTPException) and "AUTH" in str(exc):
+            return TransientSendError(
+                f"{self._server} cannot authenticate {self.username!r} ({exc}); check "
+                "LOYALFLOW_SMTP_USERNAME, LOYALFLOW_SMTP_PASSWORD and the TLS settings"
+            )
+        if isinstance(exc, ssl.SSLError) or _find(exc, ssl.SSLError) is not None:
+            return TransientSendError(
+                f"{self._server}: TLS failed ({exc}); check LOYALFLOW_SMTP_PORT, "
+                "LOYALFLOW_SMTP_STARTTLS and LOYALFLOW_SMTP_TLS"
+            )
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
+            return TransientSendError(
+                f"{self._server} refused the connection: {exc.code} {exc.message}"
+            )
+        if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
+            return TransientSendError(
+                f"{self._server} unreachable: no answer within {self.timeout:g}s ({exc})"
+            )
+        return TransientSendError(f"{self._server} unreachable: {exc}")
+
+
+@dataclass(frozen=True)
+class _Envelope:
+    sender: str
+    recipient: str
+    content: bytes
+    smtputf8: bool
+
+
+def _by_code(code: int, message: str, *, about_recipient: bool) -> SendError:
+    """5xx: permanent. The SMTP code is passed on as `code` only when the refusal is about the
+    recipient's address, since the send activity suppresses an address on 550, 551 and 553."""
+    if code >= 500:
+        return PermanentSendError(message, code=code if about_recipient else None)
+    return TransientSendError(message)
+
+
+def _find(exc: BaseException, kind: type[E]) -> E | None:
+    """`exc` or the first exception it was raised from (or during) that is a `kind`."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _close_quietly(smtp: aiosmtplib.SMTP) -> None:
+    # RuntimeError: its event loop is already closed, and the transport went with it.
+    with contextlib.suppress(RuntimeError):
+        smtp.close()
