@@ -69,6 +69,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         sms_channel=sms_channel(settings),
         email_from=settings.email_from,
         policy=policy_from(settings.messaging_policy_file),
+        settings=settings,
     )
     enrollments = EnrollmentActivities(url)
     segments = SegmentActivities(client, settings)

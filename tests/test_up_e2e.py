@@ -37,6 +37,7 @@ def up_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], dict[s
         LOYALFLOW_SMTP_PORT=str(smtp.port),
         LOYALFLOW_SMTP_STARTTLS="false",
         LOYALFLOW_EMAIL_FROM="Club <club@example.com>",
+        LOYALFLOW_PUBLIC_URL=f"http://127.0.0.1:{ports['api']}",
         PYTHONUNBUFFERED="1",
     )
     return env, ports
@@ -87,6 +88,20 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
             text, html = mail.get_body(("plain",)), mail.get_body(("html",))
             assert text is not None and "Hello Ada," in text.get_content()
             assert html is not None and "<strong>Loyalty Program</strong>" in html.get_content()
+
+            # RFC 8058 one-click: what a mailbox provider does when the member clicks Unsubscribe.
+            assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            unsubscribe = mail["List-Unsubscribe"].strip("<>")
+            clicked = await http.post(
+                unsubscribe,
+                content="List-Unsubscribe=One-Click",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            assert clicked.status_code == 200, clicked.text
+            consents = (await http.get(f"/members/{MEMBER}")).json()["consents"]
+            assert [(c["channel"], c["topic"], c["status"]) for c in consents] == [
+                ("email", "onboarding", "revoked")
+            ]
 
             again = await http.post("/events", json=JOINED)
             assert again.json() == {

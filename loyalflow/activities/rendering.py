@@ -15,6 +15,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 FALLBACK_LOCALE = "en"
+PREVIEW_LINKS = {"unsubscribe": "#unsubscribe", "preferences": "#preferences"}
 _GSM_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
 
 
@@ -86,13 +87,31 @@ class TemplateRenderer:
         return RenderedSms(locale=chosen, body=body.strip().translate(_GSM_SPACES))
 
     def render_email(
-        self, template: str, locale: str | None, member: dict[str, Any], timezone: str
+        self,
+        template: str,
+        locale: str | None,
+        member: dict[str, Any],
+        timezone: str,
+        links: dict[str, str] | None = None,
     ) -> RenderedEmail:
+        """`links`: the member's signed `unsubscribe` and `preferences` URLs (placeholders in
+        previews)."""
         chosen = self.resolve_locale(template, locale)
-        context = self._context(chosen, member, timezone)
+        footer_locale = (
+            chosen
+            if (self.templates_dir / "_layouts" / f"footer.{chosen}.txt").is_file()
+            else FALLBACK_LOCALE
+        )
+        context = {
+            **self._context(chosen, member, timezone),
+            "links": links or PREVIEW_LINKS,
+            "footer_locale": footer_locale,
+        }
         subject = self._render(f"{template}/{chosen}.subject.txt", context)
         subject = " ".join(subject.split())  # a header must be one line
-        text = self._render(f"{template}/{chosen}.txt", context).strip() + "\n"
+        text = self._render(f"{template}/{chosen}.txt", context).strip()
+        footer = self._render(f"_layouts/footer.{footer_locale}.txt", context).strip()
+        text = f"{text}\n\n{footer}\n"
         html = self._render(f"{template}/{chosen}.html", {**context, "subject": subject})
         return RenderedEmail(locale=chosen, subject=subject, text=text, html=html)
 

@@ -20,10 +20,12 @@ from loyalflow.activities.channels import (
 )
 from loyalflow.activities.decision import Decision, decide
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
+from loyalflow.config import Settings
 from loyalflow.consent import TWILIO_OPTED_OUT, suppress
 from loyalflow.messaging import MessagingPolicy
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
+from loyalflow.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_SECONDS = 2.0
@@ -47,7 +49,9 @@ class SendActivities:
         sms_channel: SmsChannel,
         email_from: str,
         policy: MessagingPolicy,
+        settings: Settings,
     ) -> None:
+        self.settings = settings  # signs unsubscribe and preference links
         self.database_url = database_url
         self.renderer = renderer
         self.email_channel = email_channel
@@ -136,8 +140,15 @@ class SendActivities:
 
     def _email(self, request: SendRequest, decision: Decision) -> tuple[OutgoingEmail, str]:
         assert decision.address is not None and decision.member is not None
+        unsubscribe = unsubscribe_url(
+            self.settings, request.member_id, "email", request.topic, request.message_id
+        )
+        links = {
+            "unsubscribe": unsubscribe,
+            "preferences": preferences_url(self.settings, request.member_id),
+        }
         rendered = self.renderer.render_email(
-            request.template, decision.locale, decision.member, decision.timezone
+            request.template, decision.locale, decision.member, decision.timezone, links
         )
         email = OutgoingEmail(
             message_id=request.message_id,
@@ -146,6 +157,8 @@ class SendActivities:
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
+            list_unsubscribe_url=unsubscribe,
+            list_unsubscribe_mailto=self.settings.unsubscribe_mailto,
         )
         return email, rendered.locale
 

@@ -38,6 +38,7 @@ def send_activities(settings: Settings, email_channel: SmtpEmailChannel) -> Send
         sms_channel=OutboxSmsChannel(settings.outbox_dir),
         email_from="Club Lumière <club@example.com>",
         policy=policy_from(settings.messaging_policy_file),
+        settings=settings,
     )
 
 

@@ -156,6 +156,7 @@ async def sms_sends(
             sms_channel=channel,
             email_from="club@example.com",
             policy=policy_from(settings.messaging_policy_file),
+            settings=settings,
         ),
         prism_http_client,
     )
