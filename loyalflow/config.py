@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     journeys_dir: Path = PACKAGE_DIR / "journeys"
     templates_dir: Path = PACKAGE_DIR / "templates"
 
+    @field_validator("public_url")
+    @classmethod
+    def _http_public_url(cls, url: str) -> str:
+        # Unsubscribe links and Twilio callbacks are built on it: a bad value must fail at start.
+        if not url.startswith(("http://", "https://")) or any(c in url for c in " <>"):
+            raise ValueError(
+                "LOYALFLOW_PUBLIC_URL must be an http(s) URL, e.g. https://loyalty.example.com"
+            )
+        return url.rstrip("/")
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, home: Path) -> Path:

@@ -37,7 +37,10 @@ def email_channel(settings: Settings) -> EmailChannel:
             port=settings.smtp_port,
             username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            start_tls=settings.smtp_starttls,
+            # Implicit TLS already encrypts: STARTTLS (on by default) only applies without it.
+            start_tls=settings.smtp_starttls and not settings.smtp_tls,
+            use_tls=settings.smtp_tls,
+            pool_size=settings.smtp_pool_size,
             timeout=settings.smtp_timeout_seconds,
         )
     return OutboxEmailChannel(settings.outbox_dir)
@@ -60,13 +63,19 @@ def sms_channel(settings: Settings) -> SmsChannel:
     return OutboxSmsChannel(settings.outbox_dir)
 
 
-def build_worker(client: Client, settings: Settings) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    email: EmailChannel | None = None,
+    sms: SmsChannel | None = None,
+) -> Worker:
     url = settings.effective_database_url
     sends = SendActivities(
         database_url=url,
         renderer=TemplateRenderer(settings.templates_dir, settings.program_name),
-        email_channel=email_channel(settings),
-        sms_channel=sms_channel(settings),
+        email_channel=email or email_channel(settings),
+        sms_channel=sms or sms_channel(settings),
         email_from=settings.email_from,
         policy=policy_from(settings.messaging_policy_file),
         settings=settings,
@@ -102,7 +111,8 @@ async def run_worker(settings: Settings) -> None:
         await ensure_schedules(client, settings, rules_from(settings.loyalty_rules_file))
     except RPCError as err:
         log.warning("could not create the inactivity sweep schedule: %s", err.message)
-    worker = build_worker(client, settings)
+    email, sms = email_channel(settings), sms_channel(settings)
+    worker = build_worker(client, settings, email=email, sms=sms)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -118,6 +128,10 @@ async def run_worker(settings: Settings) -> None:
         rerouter = asyncio.create_task(reroute_forever(client, settings))
         await stop.wait()
         rerouter.cancel()
+    # After the worker drained its tasks: pooled SMTP connections and the Twilio session.
+    for channel in (email, sms):
+        if isinstance(channel, SmtpEmailChannel | TwilioSmsChannel):
+            await channel.aclose()
     log.info("worker stopped")
 
 

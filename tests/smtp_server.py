@@ -9,6 +9,7 @@ connection after taking a message's content, or answer it late.
 
 import asyncio
 import ssl
+import time
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -74,16 +75,25 @@ class RecordingHandler:
 
 
 class _CountingController(Controller):
-    """Counts the TCP connections the server accepted (one SMTP instance per connection)."""
+    """Counts the TCP connections the server accepted and those that ended."""
 
     def __init__(self, handler: RecordingHandler, *, implicit_tls: bool, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.implicit_tls = implicit_tls
         self.connections = 0
+        self.disconnections = 0
 
     def factory(self) -> SMTP:
+        # One SMTP instance per TCP connection.
         self.connections += 1
-        server: SMTP = super().factory()  # type: ignore[no-untyped-call]
+        controller = self
+
+        class CountingSMTP(SMTP):
+            def connection_lost(self, error: Exception | None) -> None:
+                super().connection_lost(error)
+                controller.disconnections += 1
+
+        server = CountingSMTP(self.handler, **self.SMTP_kwargs)
         if self.implicit_tls:
             # aiosmtpd only counts STARTTLS as TLS and would refuse AUTH here, though the whole
             # connection is encrypted. (Passing auth_require_tls=False instead warns on every
@@ -153,6 +163,11 @@ class SmtpServer:
         """TCP connections accepted since `start()` (aiosmtpd's own start-up probe excluded)."""
         return self.controller.connections
 
+    @property
+    def disconnections(self) -> int:
+        """Connections closed since `start()`, by either side."""
+        return self.controller.disconnections
+
     def refuse_next(self, *replies: str) -> None:
         self.handler.refusals.extend(replies)
 
@@ -173,8 +188,13 @@ class SmtpServer:
 
     def start(self) -> None:
         self.controller.start()
-        # start() connects once itself to check the server is up; do not count that one.
-        self.controller.connections = 0
+        # start() connects once itself to check the server is up; do not count that one. Its
+        # close reaches the server a moment later: wait for it before counting from zero.
+        for _ in range(500):
+            if self.controller.disconnections:
+                break
+            time.sleep(0.01)
+        self.controller.connections = self.controller.disconnections = 0
 
     def stop(self) -> None:
         self.controller.stop()

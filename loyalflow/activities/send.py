@@ -11,6 +11,7 @@ from temporalio import activity
 
 from loyalflow.activities import ledger
 from loyalflow.activities.channels import (
+    AmbiguousSendError,
     EmailChannel,
     OutgoingEmail,
     OutgoingSms,
@@ -122,6 +123,10 @@ class SendActivities:
             return await self._db(
                 ledger.finish, request, MessageStatus.FAILED, reason=f"template: {exc}"
             )
+        except AmbiguousSendError as exc:
+            # The server may have queued it: another attempt could deliver it twice.
+            reason = f"the provider may have accepted it ({exc}); not re-sent, to avoid a duplicate"
+            return await self._db(ledger.finish, request, MessageStatus.FAILED, reason=reason)
         except PermanentSendError as exc:
             await self._suppress_if_address_is_bad(request, decision.address, exc)
             return await self._db(ledger.finish, request, MessageStatus.FAILED, reason=str(exc))

@@ -2,11 +2,17 @@
 
 from typing import Protocol
 
-from loyalflow.activities.channels.errors import PermanentSendError, SendError, TransientSendError
+from loyalflow.activities.channels.errors import (
+    AmbiguousSendError,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
 from loyalflow.activities.channels.mime import OutgoingEmail
 from loyalflow.activities.channels.sms import OutgoingSms
 
 __all__ = [
+    "AmbiguousSendError",
     "EmailChannel",
     "OutgoingEmail",
     "OutgoingSms",

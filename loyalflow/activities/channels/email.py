@@ -7,14 +7,15 @@ and uses each for one message at a time. `aclose()` closes them (worker shutdown
 
 Never deliver twice. A send has two halves:
 
-- Before the message content is handed to the server (connect, TLS, AUTH, MAIL, RCPT, DATA's
-  go-ahead): nothing can have been delivered. A pooled connection that turns out to be dead here
-  (the server closed it when idle, answered 421) is discarded and the message is retried once, at
-  once, on a fresh connection. Any other failure is a `TransientSendError`: the send activity
-  marks the message deferred and Temporal retries it later.
-- After the content was written: the server's final reply decides. A reply (250, 4xx, 5xx) is
-  definitive. No reply (the connection dropped, the reply timed out) means the server may have
-  queued the message: `AmbiguousSendError`, which must not be retried.
+- Up to the DATA command (connect, TLS, AUTH, MAIL, RCPT): nothing can have been delivered. A
+  pooled connection that turns out to be dead here (the server closed it when idle, answered 421)
+  is discarded and the message is retried once, at once, on a fresh connection. Other failures
+  are classified as below; a transient one is safe for the send activity to retry later (it marks
+  the message deferred and Temporal retries it).
+- From the DATA command on (aiosmtplib sends DATA and, after the 354, the content in one call):
+  a reply (250, 4xx, 5xx) is definitive. No reply (the connection dropped, the reply timed out)
+  means the server may have queued the message: `AmbiguousSendError`, which must not be retried.
+  That includes the rare loss between DATA and 354, which cannot be told apart from outside.
 
 Errors are classified for the send activity: SMTP 5xx -> `PermanentSendError` (this message will
 never go through); 4xx, connection failures and timeouts -> `TransientSendError`. Failures while

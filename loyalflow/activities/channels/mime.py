@@ -3,10 +3,10 @@
 Three things here work around the standard library's defaults, each on purpose:
 
 - Headers that carry non-ASCII text (Subject, display names) are encoded with the legacy
-  `email.header` encoder and stored pre-folded. The modern folder (`email.policy.default`, up to
-  at least Python 3.11/3.12) puts the space between two words *outside* the RFC 2047 encoded
-  words when it folds a long subject, and a reader then drops it ("attend, Zoé" comes back as
-  "attend,Zoé"). The legacy encoder keeps spaces inside the encoded words.
+  `email.header` encoder and stored pre-folded. The modern folder (`email.policy.default`, seen
+  with Python 3.11.7) puts the space between two words *outside* the RFC 2047 encoded words when
+  it folds a long subject, and a reader then drops it ("attend, Zoé" comes back as "attend,Zoé").
+  The legacy encoder keeps spaces inside the encoded words.
 - `List-Unsubscribe` URLs must stay byte-for-byte intact; the modern folder turns a URL longer
   than a line into RFC 2047 encoded words, which no mail client would recognise. Pre-folded
   headers are written as they are because the policy has `refold_source="none"`.
