@@ -83,12 +83,11 @@ def store_events(
 def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredEvent]:
     with session_scope(url) as session:
         members = _lock_members(session, events)
-        seen: set[str] = set()
+        ids = [e.event_id for e in events]
+        seen = set(session.exec(select(Event.event_id).where(col(Event.event_id).in_(ids))))
         stored: list[StoredEvent] = []
         for incoming in events:
-            duplicate = (
-                incoming.event_id in seen or session.get(Event, incoming.event_id) is not None
-            )
+            duplicate = incoming.event_id in seen
             seen.add(incoming.event_id)
             event = Event(
                 event_id=incoming.event_id,
@@ -121,20 +120,24 @@ def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredE
                 )
                 session.add(child)
                 stored.append(StoredEvent(child, duplicate=False, derived=True))
-            session.flush()  # later events of the batch (and tier rules) see this one
         return stored
 
 
 def _lock_members(session: Session, events: list[EventIn]) -> dict[str, Member]:
-    members: dict[str, Member] = {}
+    """Locks the batch's members, in id order, in one query.
+
+    Row locks on PostgreSQL: concurrent purchases for one member never lose an update. The
+    consistent order matters: two batches locking the same members in different orders would
+    deadlock.
+    """
+    ids = sorted({e.member_id for e in events})
+    locked = session.exec(
+        select(Member).where(col(Member.id).in_(ids)).order_by(col(Member.id)).with_for_update()
+    )
+    members = {member.id: member for member in locked}
     problems: list[FieldProblem] = []
     joining: set[str] = set()
     for index, incoming in enumerate(events):
-        if incoming.member_id not in members:
-            # Row lock on PostgreSQL: concurrent purchases for one member never lose an update.
-            member = session.get(Member, incoming.member_id, with_for_update=True)
-            if member is not None:
-                members[incoming.member_id] = member
         if incoming.type == "member.joined":
             joining.add(incoming.member_id)
         elif incoming.member_id not in members and incoming.member_id not in joining:

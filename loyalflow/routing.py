@@ -12,6 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio.client import Client, WorkflowHandle
@@ -129,16 +130,6 @@ async def start_journey(
     return workflow_id
 
 
-def _running_enrollments(url: str, member_id: str) -> list[str]:
-    with session_scope(url) as session:
-        rows = session.exec(
-            select(Enrollment.workflow_id).where(
-                Enrollment.member_id == member_id, col(Enrollment.exited_at).is_(None)
-            )
-        )
-        return list(rows)
-
-
 async def _signal(handle: WorkflowHandle[JourneyWorkflow, object], event: MemberEvent) -> None:
     try:
         await handle.signal(JourneyWorkflow.member_event, event)
@@ -148,54 +139,76 @@ async def _signal(handle: WorkflowHandle[JourneyWorkflow, object], event: Member
         # The run finished between our read and the signal: nothing left to tell it.
 
 
-async def route_event(client: Client, settings: Settings, event: Event) -> None:
-    url = settings.effective_database_url
-    started = {
-        workflow_id
-        for journey in get_catalog(settings).triggered_by(event.type)
-        if (workflow_id := await start_journey(client, settings, journey, event))
-    }
-    payload = _signal_payload(event)
-    for workflow_id in await asyncio.to_thread(_running_enrollments, url, event.member_id):
-        if workflow_id not in started:
-            await _signal(client.get_workflow_handle(workflow_id), payload)
-    await asyncio.to_thread(_mark_routed, url, event.event_id)
+async def _route_member(
+    client: Client, settings: Settings, events: list[Event], running: list[str]
+) -> list[str]:
+    """One member's events, in order (a later event must not overtake an earlier one).
 
-
-def _mark_routed(url: str, event_id: str) -> None:
-    with session_scope(url) as session:
-        event = session.get(Event, event_id)
-        if event is not None:
-            event.routed = True
-            session.add(event)
-
-
-async def _route_member(client: Client, settings: Settings, events: list[Event]) -> bool:
-    """One member's events, in order: a later event must not overtake an earlier one."""
+    `running` is the member's running journeys; journeys started here join it, so a purchase
+    later in the same batch reaches a welcome journey its join just started. Returns the ids of
+    the events fully routed; stops at the first failure and leaves the rest to the re-router.
+    """
+    routed: list[str] = []
     for event in events:
         try:
-            await route_event(client, settings, event)
+            started = {
+                workflow_id
+                for journey in get_catalog(settings).triggered_by(event.type)
+                if (workflow_id := await start_journey(client, settings, journey, event))
+            }
+            payload = _signal_payload(event)
+            for workflow_id in running:
+                if workflow_id not in started:
+                    await _signal(client.get_workflow_handle(workflow_id), payload)
+            running.extend(w for w in started if w not in running)
         except Exception:
             log.exception(
                 "routing of event %s interrupted; the re-router will retry", event.event_id
             )
-            return False
-    return True
+            break
+        routed.append(event.event_id)
+    return routed
+
+
+def _running_enrollments(url: str, member_ids: list[str]) -> dict[str, list[str]]:
+    """The members' running journeys, in one query for the whole batch."""
+    running: dict[str, list[str]] = defaultdict(list)
+    with session_scope(url) as session:
+        rows = session.exec(
+            select(Enrollment.member_id, Enrollment.workflow_id).where(
+                col(Enrollment.member_id).in_(member_ids), col(Enrollment.exited_at).is_(None)
+            )
+        )
+        for member_id, workflow_id in rows:
+            running[member_id].append(workflow_id)
+    return running
+
+
+def _mark_routed(url: str, event_ids: list[str]) -> None:
+    with session_scope(url) as session:
+        session.execute(update(Event).where(col(Event.event_id).in_(event_ids)).values(routed=True))
 
 
 async def route_events(client: Client, settings: Settings, events: list[Event]) -> bool:
     """Routes events, members in parallel, each member's in order; False if any is left over."""
+    if not events:
+        return True
+    url = settings.effective_database_url
     by_member: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         by_member[event.member_id].append(event)
+    running = await asyncio.to_thread(_running_enrollments, url, list(by_member))
     limit = asyncio.Semaphore(ROUTING_CONCURRENCY)
 
-    async def bounded(member_events: list[Event]) -> bool:
+    async def bounded(member_id: str, member_events: list[Event]) -> list[str]:
         async with limit:
-            return await _route_member(client, settings, member_events)
+            return await _route_member(client, settings, member_events, running[member_id])
 
-    results = await asyncio.gather(*(bounded(group) for group in by_member.values()))
-    return all(results)
+    routed = await asyncio.gather(*(bounded(m, evs) for m, evs in by_member.items()))
+    done = [event_id for ids in routed for event_id in ids]
+    if done:
+        await asyncio.to_thread(_mark_routed, url, done)
+    return len(done) == len(events)
 
 
 def _unrouted(url: str, limit: int) -> list[Event]:

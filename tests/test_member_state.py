@@ -172,3 +172,22 @@ def test_concurrent_first_purchases_count_every_purchase_and_one_first(
             select(Event).where(Event.member_id == member_id, col(Event.type) == "purchase.first")
         ).all()
     assert len(firsts) == 1
+
+
+def test_concurrent_batches_over_the_same_members_in_any_order_do_not_deadlock(
+    settings: Settings,
+) -> None:
+    """Each batch locks its members; in inconsistent orders, PostgreSQL would deadlock."""
+    r = rules()
+    members = [f"DL-{uuid.uuid4().hex[:6]}-{n}" for n in range(6)]
+    ingest(settings, r, *(event(m, "member.joined") for m in members))
+    batches = [
+        [event(m, "purchase", amount=1) for m in (members if n % 2 else members[::-1])]
+        for n in range(12)
+    ]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda batch: ingest(settings, r, *batch), batches))
+
+    for member_id in members:
+        member = get_member(settings.effective_database_url, member_id)
+        assert member is not None and member.purchase_count == 12
