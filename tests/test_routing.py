@@ -62,6 +62,11 @@ async def test_a_process_killed_between_commit_and_routing_loses_nothing(
         wait_for_log(log, "worker polling task queue", worker, timeout=60)
         sent = await wait_for_messages(settings, member_id, 1, within=60)
         assert [m.template for m in sent] == ["welcome"]
+        # Marked routed once the whole batch is routed, which may be after the email left.
+        for _ in range(600):
+            if routed_flags(settings, member_id) == [True]:
+                break
+            await asyncio.sleep(0.05)
         assert routed_flags(settings, member_id) == [True]
 
         # Routing again (a second re-router, a retry) starts and sends nothing more.
