@@ -6,8 +6,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from loyalflow.config_files import ConfigFileError, load_yaml_model
 
 
 class _Strict(BaseModel):
@@ -73,23 +74,12 @@ class LoyaltyRules(_Strict):
         return earned if amount >= 0 else -earned
 
 
-class LoyaltyRulesError(ValueError):
-    pass
+# Kept as a name of its own so callers can catch this file's errors specifically.
+LoyaltyRulesError = ConfigFileError
 
 
 def load_rules(path: Path) -> LoyaltyRules:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return LoyaltyRules.model_validate(raw)
-    except OSError as exc:
-        raise LoyaltyRulesError(f"{path}: cannot read loyalty rules: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise LoyaltyRulesError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise LoyaltyRulesError(f"{path}: {problems}") from exc
+    return load_yaml_model(path, LoyaltyRules, "loyalty rules")
 
 
 @lru_cache(maxsize=4)

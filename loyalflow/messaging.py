@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from loyalflow.config_files import ConfigFileError, load_yaml_model
 from loyalflow.models.journey import Duration
 
 Channel = Literal["email", "sms"]
@@ -85,22 +85,12 @@ class MessagingPolicy(_Strict):
         return None if rules is None else getattr(rules, channel)
 
 
-class MessagingPolicyError(ValueError):
-    pass
+# Kept as a name of its own so callers can catch this file's errors specifically.
+MessagingPolicyError = ConfigFileError
 
 
 def load_policy(path: Path) -> MessagingPolicy:
-    try:
-        return MessagingPolicy.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise MessagingPolicyError(f"{path}: cannot read the messaging policy: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise MessagingPolicyError(f"{path}: not valid YAML: {exc}") from exc
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise MessagingPolicyError(f"{path}: {problems}") from exc
+    return load_yaml_model(path, MessagingPolicy, "messaging policy")
 
 
 @lru_cache(maxsize=4)

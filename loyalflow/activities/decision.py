@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session, col, select
 
+from loyalflow.activities.ledger import new_row
 from loyalflow.messaging import Channel, MessagingPolicy, human_duration
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Consent, Member, Message, MessageStatus, Suppression, utcnow
@@ -164,20 +165,7 @@ def _write(session: Session, request: SendRequest, decision: Decision, now: date
         "skip": MessageStatus.SKIPPED,
         "defer": MessageStatus.DEFERRED,
     }[decision.action]
-    row = session.get(Message, request.message_id)
-    if row is None:
-        row = Message(
-            message_id=request.message_id,
-            member_id=request.member_id,
-            journey_id=request.journey_id,
-            workflow_id=request.workflow_id,
-            step_id=request.step_id,
-            channel=request.channel,
-            template=request.template,
-            topic=request.topic,
-            variant=request.variant,
-            status=status,
-        )
+    row = session.get(Message, request.message_id) or new_row(request, status)
     row.status = status
     row.reason = decision.reason
     row.updated_at = utcnow()

@@ -55,6 +55,21 @@ def earlier_outcome(url: str, message_id: str) -> SendResult | None:
         return None
 
 
+def new_row(request: SendRequest, status: MessageStatus) -> Message:
+    return Message(
+        message_id=request.message_id,
+        member_id=request.member_id,
+        journey_id=request.journey_id,
+        workflow_id=request.workflow_id,
+        step_id=request.step_id,
+        channel=request.channel,
+        template=request.template,
+        topic=request.topic,
+        variant=request.variant,
+        status=status,
+    )
+
+
 def _upsert(
     url: str,
     request: SendRequest,
@@ -67,21 +82,8 @@ def _upsert(
     at: datetime | None = None,
 ) -> SendResult | None:
     with session_scope(url) as session:
-        row = session.get(Message, request.message_id)
-        if row is None:
-            row = Message(
-                message_id=request.message_id,
-                member_id=request.member_id,
-                journey_id=request.journey_id,
-                workflow_id=request.workflow_id,
-                step_id=request.step_id,
-                channel=request.channel,
-                template=request.template,
-                status=status,
-            )
-        if not (status == MessageStatus.SENT and row.status in DELIVERY_REPORTED):
-            # A delivery report that arrived first (webhook) is newer news than "sent".
-            row.status = status
+        row = session.get(Message, request.message_id) or new_row(request, status)
+        row.status = status
         row.locale = locale or row.locale
         row.subject = subject or row.subject
         row.reason = reason
