@@ -84,6 +84,7 @@ class Posted:
     """One batch: from its first attempt to its last answer."""
 
     events: int
+    started_s: float  # since the start of the phase
     latency_ms: float
     attempts: int
     status: int | None  # of the last attempt; None if the connection failed
@@ -149,6 +150,10 @@ class PhaseResult:
             "cpu_ms_per_event": {k: round(v, 3) for k, v in self.cpu_ms_per_event.items()},
             "machine_busy_percent": round(self.busy_percent, 1),
             "rows_after": self.rows_after,
+            "requests_started_s_and_ms": [
+                [round(p.started_s, 3), round(p.latency_ms, 1)]
+                for p in sorted(self.posted, key=lambda p: p.started_s)
+            ],
             **{k: round(v, 2) for k, v in self.extra.items()},
         }
 
@@ -219,7 +224,9 @@ def batches(events: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]
 # HTTP clients
 
 
-async def post_batch(http: httpx.AsyncClient, batch: list[dict[str, Any]]) -> Posted:
+async def post_batch(
+    http: httpx.AsyncClient, batch: list[dict[str, Any]], phase_began: float
+) -> Posted:
     began = time.perf_counter()
     status: int | None = None
     error: str | None = None
@@ -234,6 +241,7 @@ async def post_batch(http: httpx.AsyncClient, batch: list[dict[str, Any]]) -> Po
                 body = response.json()
                 return Posted(
                     events=len(batch),
+                    started_s=began - phase_began,
                     latency_ms=(time.perf_counter() - began) * 1000,
                     attempts=attempt,
                     status=status,
@@ -248,6 +256,7 @@ async def post_batch(http: httpx.AsyncClient, batch: list[dict[str, Any]]) -> Po
         await asyncio.sleep(RETRY_PAUSE_SECONDS)
     return Posted(
         events=len(batch),
+        started_s=began - phase_began,
         latency_ms=(time.perf_counter() - began) * 1000,
         attempts=attempt,
         status=status,
@@ -274,10 +283,11 @@ async def post_all(
         shared = iter(batches(events, options.batch))
         queues = [shared] * options.clients
     results: list[Posted] = []
+    began = time.perf_counter()
 
     async def client(queue: Iterator[list[dict[str, Any]]]) -> None:
         for batch in queue:  # each batch goes to exactly one client
-            results.append(await post_batch(http, batch))
+            results.append(await post_batch(http, batch, began))
 
     await asyncio.gather(*(client(queue) for queue in queues))
     return results
