@@ -1,7 +1,8 @@
 """Benchmark: event ingestion through the HTTP API (`POST /events` batches, routing on).
 
     python bench/ingest.py [--events N] [--joins J] [--batch 500] [--clients 4] [--members M]
-                           [--db sqlite|postgresql|both] [--partition] [--py-spy PATH]
+                           [--db sqlite|postgresql|both] [--partition] [--breakdown B]
+                           [--py-spy PATH]
 
 For each database, starts `loyalflow up` in a temporary home (PostgreSQL: a throwaway schema,
 dropped afterwards), creates M members with `PUT /members/{id}` (not timed), then times:
@@ -13,6 +14,8 @@ dropped afterwards), creates M members with `PUT /members/{id}` (not timed), the
    settled in the message ledger (sent to the outbox, or skipped).
 3. "new members' first purchases": one `purchase` per member of phase 2; each signals the
    member's running welcome journey (which exits on a purchase).
+Then (--breakdown B) B more batches of phase 1 events, without HTTP: `store_events` and
+`route_events`, as the API calls them, timed apart in this process, SQL statements counted.
 Each phase posts JSON arrays of `--batch` events from `--clients` concurrent clients, which take
 batches from one shared queue, or (--partition) each from its own members. See bench/README.md.
 """
@@ -22,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -106,6 +110,7 @@ class PhaseResult:
     busy_percent: float  # of all CPUs of the machine (every process on it), during the phase
     rows_after: dict[str, int]  # event rows in the database right after the phase
     extra: dict[str, float] = field(default_factory=dict)
+    started_at: str = ""  # wall clock, to place the re-router's log lines
 
     @property
     def stored(self) -> int:
@@ -131,6 +136,7 @@ class PhaseResult:
         return {
             "database": self.database,
             "phase": self.name,
+            "started_at": self.started_at,
             "events": self.events,
             "events_stored": self.stored,
             "requests": len(self.posted),
@@ -501,6 +507,7 @@ async def run_phase(
     options: Options,
 ) -> PhaseResult:
     console.print(f"  {name}: {len(events)} events, batches of {options.batch} …")
+    started_at = datetime.now().isoformat(sep=" ", timespec="seconds")  # as in up's log
     before, busy_before = stack.cpu_seconds(), cpu_jiffies()
     with profiled(options.py_spy, stack, f"{database}-{name.split()[0]}"):
         began = time.perf_counter()
@@ -510,7 +517,9 @@ async def run_phase(
     busy_after = cpu_jiffies()
     busy = 100 * (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
     rows = await asyncio.to_thread(event_rows, url)
-    return PhaseResult(database, name, len(events), wall, posted, cpu, busy, rows)
+    result = PhaseResult(database, name, len(events), wall, posted, cpu, busy, rows)
+    result.started_at = started_at
+    return result
 
 
 @dataclass
@@ -594,6 +603,18 @@ async def breakdown(
 class DatabaseResult:
     phases: list[PhaseResult]
     breakdown: Breakdown | None
+    # Events the worker's re-router routed again, from `loyalflow up`'s log: routing that took
+    # longer than the re-router's grace period, or that was interrupted.
+    rerouted: list[str] = field(default_factory=list)
+
+
+REROUTED = re.compile(r"^(\S+ \S+) INFO loyalflow.routing re-routing (\d+) event")
+
+
+def rerouted_lines(log: Path) -> list[str]:
+    """`<time> <count>` for each re-router pass that found events."""
+    found = (REROUTED.match(line) for line in log.read_text(errors="replace").splitlines())
+    return [f"{m[1]} {m[2]}" for m in found if m]
 
 
 async def run_database(stack: Stack, url: str, database: str, options: Options) -> DatabaseResult:
@@ -653,6 +674,7 @@ def bench_database(database: str, options: Options) -> DatabaseResult:
             url = f"sqlite:///{home / 'loyalflow.db'}"
             with loyalflow_up(home, None, database) as stack:
                 result = asyncio.run(run_database(stack, url, database, options))
+            result.rerouted = rerouted_lines(home / "up.log")
         else:
             with (
                 pg_schema(PG_BASE_URL, PG_SCHEMA) as url,
@@ -660,6 +682,7 @@ def bench_database(database: str, options: Options) -> DatabaseResult:
             ):
                 result = asyncio.run(run_database(stack, url, database, options))
                 get_engine(url).dispose()  # the breakdown's connections, before the schema goes
+            result.rerouted = rerouted_lines(home / "up.log")
         return result
 
 
@@ -725,6 +748,14 @@ def report(databases: list[DatabaseResult], options: Options) -> dict[str, Any]:
                 f"{result.database}: all {result.events} welcome emails settled in the ledger "
                 f"{s['welcome_emails_done_seconds']:.1f}s after the first join was posted"
             )
+    for database in databases:
+        if database.rerouted:
+            total = sum(int(line.split()[-1]) for line in database.rerouted)
+            console.print(
+                f"[yellow]{database.phases[0].database}: the worker's re-router routed {total} "
+                "event(s) again "
+                f"(time, events): {', '.join(database.rerouted)}"
+            )
     splits = [database.breakdown for database in databases if database.breakdown]
     if splits:
         console.print(report_breakdown(splits, options))
@@ -736,6 +767,7 @@ def report(databases: list[DatabaseResult], options: Options) -> dict[str, Any]:
         "target_events_per_second": TARGET_EVENTS_PER_SECOND,
         "phases": [result.summary() for result in results],
         "breakdown": [split.summary() for split in splits],
+        "rerouted_by_worker": {d.phases[0].database: d.rerouted for d in databases},
     }
 
 

@@ -10,10 +10,11 @@ schema, dropped afterwards):
    N rows go through the importer and the rest are bulk-loaded with multi-row INSERTs.
 2. Sets `member.last_activity_at` (not a CSV column) with one SQL UPDATE, spread over the past
    two years by a hash of the member id.
-3. Calls `emit_inactive` (the sweep activity's database part; no routing, no Temporal) for the
-   first page, then for every page (a full pass), then a second full pass one day later, and
-   times the page query alone (the SQL the product sends, captured from the engine) at the
-   first, middle and last page. Prints the query plans.
+3. Calls `emit_inactive` (the sweep activity's database part; no routing, no Temporal) for
+   every page (a full pass; its first call is the "first page"), then times the page query alone
+   (the SQL and parameters the product sends, captured from the engine) at the first, middle and
+   last page, and prints the query plans. Then a second full pass one day later, and the first
+   page's query with single buckets that few or no members exceed (the query's worst case).
 See bench/README.md.
 """
 

@@ -17,6 +17,7 @@ from loyalflow.models.workflow_io import SendRequest
 
 # Rows that count against a frequency cap: the message left, or is leaving.
 COUNTED = (
+    MessageStatus.READY,
     MessageStatus.SENDING,
     MessageStatus.SENT,
     MessageStatus.DELIVERED,
@@ -161,7 +162,9 @@ def _cap(
 
 def _write(session: Session, request: SendRequest, decision: Decision, now: datetime) -> None:
     status = {
-        "send": MessageStatus.SENDING,
+        # Not `sending` yet: rendering comes first, and an attempt that dies before the
+        # provider call must be retried, not written off as a possible duplicate.
+        "send": MessageStatus.READY,
         "skip": MessageStatus.SKIPPED,
         "defer": MessageStatus.DEFERRED,
     }[decision.action]

@@ -137,7 +137,9 @@ class Enrollment(SQLModel, table=True):
 
 
 class MessageStatus(StrEnum):
-    # Written before the provider call; a row still `sending` after a crash is ambiguous.
+    # Decided to send, not yet handed to the provider: a retry may safely decide again.
+    READY = "ready"
+    # Written right before the provider call; a row still `sending` after a crash is ambiguous.
     SENDING = "sending"
     SENT = "sent"
     SKIPPED = "skipped"

@@ -11,6 +11,7 @@ from loyalflow.activities import ledger
 from loyalflow.activities.channels import TransientSendError
 from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.activities.channels.outbox import OutboxSmsChannel
+from loyalflow.activities.decision import decide
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
@@ -157,3 +158,18 @@ async def test_an_unreachable_server_is_a_transient_error(
     )
     with pytest.raises(TransientSendError, match="unreachable"):
         await at().run(sends.send_message, request_for(member_id))
+
+
+async def test_an_attempt_that_died_before_the_provider_call_is_sent_on_retry(
+    settings: Settings, sends: SendActivities, smtp_server: SmtpServer, member_id: str
+) -> None:
+    """Decided to send, then cancelled (e.g. while rendering): nothing left, so send it now."""
+    create_member(settings, member_id, email="dee@example.com")
+    request = request_for(member_id)
+    policy = policy_from(settings.messaging_policy_file)
+    assert decide(settings.effective_database_url, request, policy, NOW).action == "send"
+
+    result = await at().run(sends.send_message, request)
+
+    assert result.status == "sent"
+    assert len(smtp_server.messages) == 1
