@@ -43,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from journeys import RESULTS_DIR, Stack, free_ports, stop, wait_healthy
+from journeys import RESULTS_DIR, Stack
+from journeys import loyalflow_up as journeys_up
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
@@ -330,41 +331,11 @@ def cpu_jiffies() -> tuple[int, int]:
 
 @contextmanager
 def loyalflow_up(home: Path, database_url: str | None, label: str) -> Iterator[Stack]:
-    """`python -m loyalflow up` on free ports, as bench/journeys.py does, plus a database URL."""
-    temporal_port, ui_port, api_port = free_ports(3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
-    env |= {
-        "LOYALFLOW_HOME": str(home),
-        "LOYALFLOW_TEMPORAL_PORT": str(temporal_port),
-        "LOYALFLOW_TEMPORAL_UI_PORT": str(ui_port),
-        "LOYALFLOW_API_PORT": str(api_port),
-    }
-    if database_url is not None:
-        env["LOYALFLOW_DATABASE_URL"] = database_url
+    """bench/journeys.py's stack, plus a database URL; keeps the log if it shows errors."""
+    extra = {"LOYALFLOW_DATABASE_URL": database_url} if database_url is not None else None
+    with journeys_up(home, extra) as stack:
+        yield stack
     log_path = home / "up.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "loyalflow", "up"],
-            env=env,
-            cwd=home,  # no stray .env file is read
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        stack = Stack(
-            home, f"http://127.0.0.1:{api_port}", f"127.0.0.1:{temporal_port}", process.pid
-        )
-        try:
-            began = time.monotonic()
-            wait_healthy(process, f"{stack.api_url}/healthz")
-            console.print(f"`loyalflow up` healthy after {time.monotonic() - began:.1f}s")
-            yield stack
-        except BaseException:
-            tail = log_path.read_text(errors="replace").splitlines()[-40:]
-            console.print("[red]failed; last lines of `loyalflow up`:[/red]", *tail, sep="\n")
-            raise
-        finally:
-            stop(process)
     errors = [
         line
         for line in log_path.read_text(errors="replace").splitlines()

@@ -298,7 +298,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def loyalflow_up(home: Path) -> Iterator[Stack]:
+def loyalflow_up(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """`python -m loyalflow up` on free ports; `extra_env` adds settings (e.g. a database URL)."""
     temporal_port, ui_port, api_port = free_ports(3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
     env |= {
@@ -307,6 +308,7 @@ def loyalflow_up(home: Path) -> Iterator[Stack]:
         "LOYALFLOW_TEMPORAL_UI_PORT": str(ui_port),
         "LOYALFLOW_API_PORT": str(api_port),
     }
+    env |= extra_env or {}
     log_path = home / "up.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
