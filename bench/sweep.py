@@ -1,4 +1,4 @@
-"""Benchmark: the inactivity sweep's page query over a large member table, SQLite and PostgreSQL.
+"""Benchmark: the segment sweeps' page queries over a large member table, SQLite and PostgreSQL.
 
     python bench/sweep.py [--members 1000000] [--db sqlite|postgresql|both]
                           [--import-rows N] [--page-size 500] [--no-repeat]
@@ -15,6 +15,10 @@ schema, dropped afterwards):
    (the SQL and parameters the product sends, captured from the engine) at the first, middle and
    last page, and prints the query plans. Then a second full pass one day later, and the first
    page's query with single buckets that few or no members exceed (the query's worst case).
+4. Inserts running enrollments in the `reactivation` journey for 5% of the members its segment
+   selects, then calls `segment_page` (the segment-triggered journeys' page: SQL pre-filter,
+   NOT EXISTS on blocking enrollments, exact evaluation in Python; no journey starts) for every
+   page, and times its page query alone and the whole call at the first, middle and last page.
 See bench/README.md.
 """
 
@@ -39,16 +43,33 @@ import phonenumbers
 from journeys import RESULTS_DIR
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, Engine, create_engine, event, insert, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    cast,
+    create_engine,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
-from loyalflow.activities.segments import emit_inactive
+from loyalflow.activities.segment_query import prefilter
+from loyalflow.activities.segments import emit_inactive, segment_page
 from loyalflow.config import Settings
 from loyalflow.importer import import_members
 from loyalflow.loyalty import rules_from
+from loyalflow.models.conditions import parse_condition
 from loyalflow.models.db import get_engine, upgrade_database
-from loyalflow.models.tables import Member
+from loyalflow.models.journey import Journey
+from loyalflow.models.tables import Enrollment, Member
 from loyalflow.models.workflow_io import SweepPageRequest
+from loyalflow.routing import get_catalog
 
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "bench_sweep"
@@ -58,6 +79,9 @@ KNUTH = 2654435761  # multiplicative hash of the id's digits
 BULK_CHUNK = 10_000
 QUERY_REPEATS = 5  # the page query alone is run this many times; the median is reported
 PAGE_QUERY_PREFIX = "SELECT member.id, member.last_activity_at"
+SEGMENT_QUERY_PREFIX = "SELECT member.id, member.email"  # segment_page selects whole members
+SEGMENT_JOURNEY = "reactivation"  # segment `days_since(member.last_activity_at) >= 90`
+ENROLLED_MODULUS = 20  # members of the segment whose id % 20 == 0 (5%) have a running enrollment
 # Single buckets for the probes: about 4%, 0.14% and no members have been idle that long.
 PROBE_DAYS = (700, 729, 800)
 SEED = 20261122
@@ -163,6 +187,40 @@ def spread_activity(url: str, now: datetime) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# Enrollments
+
+
+def enroll_some(url: str, journey: Journey, as_of: datetime) -> int:
+    """Running enrollments (entry 1, entered 10 days ago) for the members of the journey's
+    segment whose id's digits are a multiple of ENROLLED_MODULUS: the re-entry rule keeps them
+    out, so segment_page's NOT EXISTS finds a row for 5% of the members it reads."""
+    assert journey.trigger.segment is not None
+    condition = parse_condition(journey.trigger.segment, allow_event=False)
+    entered_at = Enrollment.__table__.c.entered_at  # type: ignore[attr-defined]
+    chosen = select(
+        literal(journey.workflow_id("")) + col(Member.id),
+        literal(journey.id),
+        literal(journey.version),
+        col(Member.id),
+        literal(1),
+        literal(as_of - timedelta(days=10), entered_at.type),
+    ).where(
+        prefilter(condition, as_of),
+        cast(func.substr(col(Member.id), 4), BigInteger) % ENROLLED_MODULUS == 0,
+    )
+    columns = ["workflow_id", "journey_id", "journey_version", "member_id", "entry", "entered_at"]
+    with get_engine(url).begin() as connection:
+        connection.execute(insert(Enrollment).from_select(columns, chosen))
+        # Counted: psycopg reports rowcount -1 for this INSERT … SELECT.
+        count = (
+            select(func.count())
+            .select_from(Enrollment)
+            .where(col(Enrollment.journey_id) == journey.id)
+        )
+        return connection.execute(count).scalar_one()
+
+
+# ---------------------------------------------------------------------------------------------
 # The sweep
 
 
@@ -225,17 +283,75 @@ class StatementLog:
         finally:
             self.enabled = False
 
-    def page_query(self) -> tuple[str, Any]:
+    def page_query(self, prefix: str = PAGE_QUERY_PREFIX) -> tuple[str, Any]:
         for statement, parameters in self.statements:
-            if statement.startswith(PAGE_QUERY_PREFIX):
+            if statement.startswith(prefix):
                 return statement, parameters
-        raise LookupError("the page query was not seen; did emit_inactive change?")
+        raise LookupError("the page query was not seen; did emit_inactive or segment_page change?")
 
 
 def request(
     as_of: datetime, buckets: list[int], cursor: str | None, limit: int
 ) -> SweepPageRequest:
     return SweepPageRequest(as_of=as_of, buckets_days=buckets, after_member_id=cursor, limit=limit)
+
+
+# One page: the cursor in; the rows the page query returned, the events emitted (or members
+# selected), and the next cursor out.
+PageCall = Callable[[str | None], tuple[int, int, str | None]]
+
+
+def run_pass(
+    as_of: datetime,
+    page: PageCall,
+    on_page: Callable[[str], None],
+    log: StatementLog | None = None,
+) -> Pass:
+    """Every page from the first; `log` captures the first page's statements."""
+    result = Pass(as_of)
+    cursor: str | None = None
+    began = time.perf_counter()
+    while True:
+        page_began = time.perf_counter()
+        if log is not None and result.pages == 0:
+            with log.capture():
+                scanned, emitted, cursor = page(None)
+        else:
+            scanned, emitted, cursor = page(cursor)
+        result.page_seconds.append(time.perf_counter() - page_began)
+        result.pages += 1
+        result.page_rows.append(scanned)
+        result.scanned += scanned
+        result.emitted += emitted
+        if cursor is None:
+            break
+        on_page(cursor)
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def inactive_page(url: str, as_of: datetime, buckets: list[int], limit: int) -> PageCall:
+    def page(cursor: str | None) -> tuple[int, int, str | None]:
+        events, scanned, cursor = emit_inactive(url, request(as_of, buckets, cursor, limit))
+        return scanned, len(events), cursor
+
+    return page
+
+
+def journey_page(url: str, journey: Journey, as_of: datetime, limit: int) -> PageCall:
+    """segment_page: `emitted` is the members who match and may enter (none is started)."""
+
+    def page(cursor: str | None) -> tuple[int, int, str | None]:
+        members, scanned, cursor = segment_page(
+            url,
+            journey,
+            SweepPageRequest(
+                as_of=as_of, journey_id=journey.id, after_member_id=cursor, limit=limit
+            ),
+        )
+        return scanned, len(members), cursor
+
+    return page
 
 
 def full_pass(
@@ -247,26 +363,28 @@ def full_pass(
     log: StatementLog | None = None,
 ) -> Pass:
     """Every page through emit_inactive; `log` captures the first page's statements."""
-    result = Pass(as_of)
-    cursor: str | None = None
-    began = time.perf_counter()
-    while True:
-        page_began = time.perf_counter()
-        if log is not None and result.pages == 0:
-            with log.capture():
-                events, scanned, cursor = emit_inactive(url, request(as_of, buckets, None, limit))
-        else:
-            events, scanned, cursor = emit_inactive(url, request(as_of, buckets, cursor, limit))
-        result.page_seconds.append(time.perf_counter() - page_began)
-        result.pages += 1
-        result.page_rows.append(scanned)
-        result.scanned += scanned
-        result.emitted += len(events)
-        if cursor is None:
-            break
-        on_page(cursor)
-    result.seconds = time.perf_counter() - began
-    return result
+    return run_pass(as_of, inactive_page(url, as_of, buckets, limit), on_page, log)
+
+
+def sample_cursors(cursors: list[str], result: Pass) -> dict[str, str | None]:
+    """The first, middle and last page with rows, by the cursor that leads to each."""
+    samples: dict[str, str | None] = {"first": None}
+    if cursors:
+        # The last page may be empty: when the count is a multiple of the limit, the page
+        # before it was full and returned a cursor.
+        last = cursors[-1] if result.page_rows[-1] else cursors[-2] if len(cursors) > 1 else None
+        samples |= {"middle": cursors[len(cursors) // 2], "last": last}
+    return samples
+
+
+def time_call(page: PageCall, cursor: str | None) -> float:
+    """A whole page call, median of QUERY_REPEATS runs, seconds."""
+    runs: list[float] = []
+    for _ in range(QUERY_REPEATS):
+        began = time.perf_counter()
+        page(cursor)
+        runs.append(time.perf_counter() - began)
+    return statistics.median(runs)
 
 
 def time_query(url: str, statement: str, parameters: Any) -> float:
@@ -317,6 +435,15 @@ class Outcome:
     statements: dict[str, str] = field(default_factory=dict)  # the page query, by page
     passes: list[Pass] = field(default_factory=list)
     import_report: dict[str, int] = field(default_factory=dict)
+    # segment_page, for the reactivation journey
+    enrollments: int = 0
+    enroll_seconds: float = 0.0
+    segment_expected: int = 0  # members idle for 90 days or more, less those enrolled
+    segment_queries: dict[str, float] = field(default_factory=dict)  # page query alone, seconds
+    segment_calls: dict[str, float] = field(default_factory=dict)  # whole segment_page, seconds
+    segment_plans: dict[str, str] = field(default_factory=dict)
+    segment_statements: dict[str, str] = field(default_factory=dict)
+    segment_pass: Pass | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -337,6 +464,22 @@ class Outcome:
             "page_query_sql": self.statements,
             "passes": [p.summary() for p in self.passes],
             "plans": self.plans,
+            "segment": {
+                "journey": SEGMENT_JOURNEY,
+                "enrollments": self.enrollments,
+                "enroll_seconds": round(self.enroll_seconds, 1),
+                "expected_matches": self.segment_expected,
+                "page_query_ms": {k: round(v * 1000, 2) for k, v in self.segment_queries.items()},
+                "page_query_ratio_to_inactivity": {
+                    k: round(v / self.queries[k], 1)
+                    for k, v in self.segment_queries.items()
+                    if self.queries.get(k)
+                },
+                "segment_page_ms": {k: round(v * 1000, 1) for k, v in self.segment_calls.items()},
+                "page_query_sql": self.segment_statements,
+                "pass": self.segment_pass.summary() if self.segment_pass else None,
+                "plans": self.segment_plans,
+            },
         }
 
 
@@ -396,13 +539,7 @@ def sweep_database(url: str, database: str, csv_path: Path, options: argparse.Na
 
     # The page query alone, at the first, middle and last page: the SQL and the driver
     # parameters emit_inactive sends, captured again (it emits nothing now: all stored).
-    samples: dict[str, str | None] = {"first": None}
-    if cursors:
-        # The last page may be empty: when the count is a multiple of the limit, the page
-        # before it was full and returned a cursor.
-        last = cursors[-1] if first.page_rows[-1] else cursors[-2] if len(cursors) > 1 else None
-        samples |= {"middle": cursors[len(cursors) // 2], "last": last}
-    for name, cursor in samples.items():
+    for name, cursor in sample_cursors(cursors, first).items():
         with log.capture():
             emit_inactive(url, request(now, buckets, cursor, limit))
         statement, parameters = log.page_query()
@@ -425,7 +562,55 @@ def sweep_database(url: str, database: str, csv_path: Path, options: argparse.Na
         outcome.plans[name] = explain(url, statement, parameters)
         outcome.probe_rows[name] = scanned
         console.print(f"  page query, {days}d bucket: {outcome.queries[name] * 1000:.1f} ms")
+
+    segment_sweep(url, database, now, limit, first, outcome, log)
     return outcome
+
+
+def segment_sweep(
+    url: str,
+    database: str,
+    now: datetime,
+    limit: int,
+    inactivity: Pass,
+    outcome: Outcome,
+    log: StatementLog,
+) -> None:
+    """The reactivation journey's segment pass over the same members, with some enrolled."""
+    journey = get_catalog(Settings(_env_file=None)).journeys[SEGMENT_JOURNEY]
+    began = time.perf_counter()
+    outcome.enrollments = enroll_some(url, journey, now)
+    outcome.enroll_seconds = time.perf_counter() - began
+    if database == "postgresql":
+        with get_engine(url).begin() as connection:
+            connection.execute(text("ANALYZE enrollment"))
+    # The inactivity pass read every member idle for 90 days or more (its smallest bucket).
+    outcome.segment_expected = inactivity.scanned - outcome.enrollments
+    console.print(
+        f"  {outcome.enrollments:,} running {SEGMENT_JOURNEY} enrollments inserted in "
+        f"{outcome.enroll_seconds:.1f}s; {SEGMENT_JOURNEY} segment pass …"
+    )
+    page = journey_page(url, journey, now, limit)
+    cursors: list[str] = []
+    result = run_pass(now, page, cursors.append, log)
+    log.page_query(SEGMENT_QUERY_PREFIX)
+    outcome.segment_pass = result
+    console.print(
+        f"  segment pass: {result.pages} pages, {result.emitted:,} members selected "
+        f"(expected {outcome.segment_expected:,}) in {result.seconds:.1f}s"
+    )
+    for name, cursor in sample_cursors(cursors, result).items():
+        with log.capture():
+            page(cursor)
+        statement, parameters = log.page_query(SEGMENT_QUERY_PREFIX)
+        outcome.segment_statements[name] = statement
+        outcome.segment_queries[name] = time_query(url, statement, parameters)
+        outcome.segment_calls[name] = time_call(page, cursor)
+        outcome.segment_plans[name] = explain(url, statement, parameters)
+        console.print(
+            f"  segment page query, {name} page: {outcome.segment_queries[name] * 1000:.1f} ms; "
+            f"segment_page: {outcome.segment_calls[name] * 1000:.1f} ms"
+        )
 
 
 def _ignore(_cursor: str) -> None:
@@ -494,9 +679,16 @@ def report(outcomes: Sequence[Outcome], options: argparse.Namespace) -> dict[str
             f"{again['emitted']:,}" if again else "",
         )
     console.print(table)
+    console.print(segment_table(outcomes, options))
     for outcome in outcomes:
         for name, plan in outcome.plans.items():
             console.print(f"[bold]{outcome.database}[/bold], {name} page: plan", plan, sep="\n")
+        for name, plan in outcome.segment_plans.items():
+            console.print(
+                f"[bold]{outcome.database}[/bold], {SEGMENT_JOURNEY} segment, {name} page: plan",
+                plan,
+                sep="\n",
+            )
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", *sys.argv]),
@@ -505,6 +697,42 @@ def report(outcomes: Sequence[Outcome], options: argparse.Namespace) -> dict[str
         "target_query_seconds": TARGET_QUERY_SECONDS,
         "databases": [outcome.summary() for outcome in outcomes],
     }
+
+
+def segment_table(outcomes: Sequence[Outcome], options: argparse.Namespace) -> Table:
+    table = Table(
+        title=(
+            f"{SEGMENT_JOURNEY} segment sweep over {options.members:,} members, "
+            f"pages of {options.page_size}"
+        ),
+        caption=(
+            "enrolled: running enrollments inserted (5% of the segment); query: segment_page's "
+            f"page query alone, median of {QUERY_REPEATS}; x inactivity: that / the inactivity "
+            "page query at the same position, same run; call: segment_page (query + evaluation), "
+            f"median of {QUERY_REPEATS}; pass: every page through segment_page, no journey starts"
+        ),
+    )
+    columns = ["db", "enrolled", "query ms first/mid/last", "x inactivity first/mid/last"]
+    columns += ["call ms first/mid/last", "pass s", "pages", "selected", "page p50/p99/max ms"]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "db" else "right")
+    for outcome in outcomes:
+        segment = outcome.summary()["segment"]
+        full = segment["pass"]
+        if full is None:
+            continue
+        table.add_row(
+            outcome.database,
+            f"{segment['enrollments']:,}",
+            "/".join(f"{v:.1f}" for v in segment["page_query_ms"].values()),
+            "/".join(f"{v:.1f}" for v in segment["page_query_ratio_to_inactivity"].values()),
+            "/".join(f"{v:.0f}" for v in segment["segment_page_ms"].values()),
+            f"{full['seconds']:.1f}",
+            str(full["pages"]),
+            f"{full['emitted']:,} (expected {segment['expected_matches']:,})",
+            f"{full['page_p50_ms']:.0f}/{full['page_p99_ms']:.0f}/{full['page_max_ms']:.0f}",
+        )
+    return table
 
 
 def main() -> None:

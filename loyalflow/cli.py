@@ -12,7 +12,10 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from loyalflow.cli_import import import_app
+from loyalflow.cli_journeys import journeys_app
 from loyalflow.cli_preview import preview
+from loyalflow.cli_simulate import demo, simulate
+from loyalflow.cli_support import member_explain, member_show, runs_app
 from loyalflow.config import get_settings
 from loyalflow.ingest import EventsRejected, get_member, store_events, upsert_member
 from loyalflow.loyalty import rules_from
@@ -24,6 +27,12 @@ member_app = typer.Typer(help="Create, update and read members.")
 app.add_typer(member_app, name="member")
 app.command()(preview)
 app.add_typer(import_app, name="import")
+app.add_typer(journeys_app, name="journeys")
+app.add_typer(runs_app, name="runs")
+member_app.command("show")(member_show)
+member_app.command("explain")(member_explain)
+app.command()(simulate)
+app.command()(demo)
 console = Console()
 err = Console(stderr=True)
 

@@ -1,17 +1,24 @@
 """The one Settings object: every knob comes from `LOYALFLOW_*` environment variables (or `.env`)."""
 
+import base64
+import binascii
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Self
 
-from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TASK_QUEUE = "loyalflow"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LOYALFLOW_", env_file=".env", extra="ignore")
+    # Errors name the setting but never echo its value: many settings are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="LOYALFLOW_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     home: Path = Path(".loyalflow")
     database_url: str | None = None
@@ -21,6 +28,8 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # Where support staff open the Web UI (links in timelines); default: the embedded one.
+    temporal_ui_url: str | None = None
     temporal_task_queue: str = TASK_QUEUE
     temporal_tls: bool = False
     temporal_api_key: SecretStr | None = None
@@ -55,11 +64,30 @@ class Settings(BaseSettings):
     token_ttl_days: int = 90
     unsubscribe_mailto: str | None = None  # e.g. unsubscribe@example.com, for List-Unsubscribe
 
+    # Encryption of workflow payloads in Temporal (loyalflow/codec.py); off without keys.
+    # "k2:<base64 key>,k1:<base64 key>": AES keys of 16, 24 or 32 bytes, each under an id.
+    codec_keys: SecretStr | None = None
+    codec_key_id: str | None = None  # the key new payloads are encrypted with; default: first
+    # Bearer token for POST /codec/encode and /codec/decode (the Web UI's codec endpoint).
+    codec_token: SecretStr | None = None
+    # Origins allowed to call the codec endpoint from a browser ("a,b"); default: the Web UI's
+    # http://localhost:<ui port> and http://127.0.0.1:<ui port>.
+    codec_cors_origins: Annotated[list[str] | None, NoDecode] = None
+
     program_name: str = "Loyalty Program"
     loyalty_rules_file: Path = PACKAGE_DIR / "loyalty.yaml"
     messaging_policy_file: Path = PACKAGE_DIR / "messaging.yaml"
     journeys_dir: Path = PACKAGE_DIR / "journeys"
     templates_dir: Path = PACKAGE_DIR / "templates"
+    # Every message a journey sends must exist in each of these ("en,fr"), checked at load.
+    template_locales: Annotated[list[str], NoDecode] = ["en", "fr"]
+
+    @field_validator("template_locales", mode="before")
+    @classmethod
+    def _comma_separated_locales(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("public_url")
     @classmethod
@@ -70,6 +98,34 @@ class Settings(BaseSettings):
                 "LOYALFLOW_PUBLIC_URL must be an http(s) URL, e.g. https://loyalty.example.com"
             )
         return url.rstrip("/")
+
+    @field_validator("codec_keys")
+    @classmethod
+    def _valid_codec_keys(cls, keys: SecretStr | None) -> SecretStr | None:
+        if keys is None or not keys.get_secret_value().strip():
+            return None  # `LOYALFLOW_CODEC_KEYS=` (empty) also means "codec off"
+        parse_codec_keys(keys.get_secret_value())  # fail at start, not on the first payload
+        return keys
+
+    @field_validator("codec_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, origins: object) -> object:
+        if isinstance(origins, str):
+            return [o.strip().rstrip("/") for o in origins.split(",") if o.strip()]
+        return origins
+
+    @model_validator(mode="after")
+    def _known_codec_key_id(self) -> Self:
+        if self.codec_key_id is not None:
+            if self.codec_keys is None:
+                raise ValueError("LOYALFLOW_CODEC_KEY_ID is set but LOYALFLOW_CODEC_KEYS is not")
+            known = parse_codec_keys(self.codec_keys.get_secret_value())
+            if self.codec_key_id not in known:
+                raise ValueError(
+                    f"LOYALFLOW_CODEC_KEY_ID={self.codec_key_id} is not one of the key ids in "
+                    f"LOYALFLOW_CODEC_KEYS ({', '.join(known)})"
+                )
+        return self
 
     @field_validator("home")
     @classmethod
@@ -86,8 +142,26 @@ class Settings(BaseSettings):
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
 
     @property
+    def effective_temporal_ui_url(self) -> str:
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.temporal_ui_port}").rstrip("/")
+
+    @property
     def embedded_temporal(self) -> bool:
         return self.temporal_address is None
+
+    @property
+    def codec_keyring(self) -> tuple[str, dict[str, bytes]] | None:
+        """(active key id, keys by id), or None when the payload codec is off."""
+        if self.codec_keys is None:
+            return None
+        keys = parse_codec_keys(self.codec_keys.get_secret_value())
+        return self.codec_key_id or next(iter(keys)), keys
+
+    @property
+    def effective_codec_cors_origins(self) -> list[str]:
+        if self.codec_cors_origins is not None:
+            return self.codec_cors_origins
+        return [f"http://{host}:{self.temporal_ui_port}" for host in ("localhost", "127.0.0.1")]
 
     @property
     def outbox_dir(self) -> Path:
@@ -96,6 +170,41 @@ class Settings(BaseSettings):
     @property
     def temporal_db_path(self) -> Path:
         return self.home / "temporal.db"
+
+
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def parse_codec_keys(text: str) -> dict[str, bytes]:
+    """`id:base64,id:base64` into keys by id, in order. Errors never quote key material."""
+    keys: dict[str, bytes] = {}
+    for position, item in enumerate((i.strip() for i in text.split(",")), start=1):
+        if not item:
+            continue
+        key_id, sep, encoded = item.partition(":")
+        key_id = key_id.strip()
+        if not sep or not _KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                f"LOYALFLOW_CODEC_KEYS: entry {position} is not `id:base64key` with an id of "
+                "letters, digits, '.', '_' or '-' (e.g. k2:<output of `openssl rand -base64 32`>)"
+            )
+        if key_id in keys:
+            raise ValueError(f"LOYALFLOW_CODEC_KEYS: key id {key_id!r} appears twice")
+        try:
+            key = base64.b64decode(encoded.strip(), validate=True)
+        except binascii.Error:
+            raise ValueError(f"LOYALFLOW_CODEC_KEYS: key {key_id!r} is not valid base64") from None
+        if len(key) not in (16, 24, 32):
+            raise ValueError(
+                f"LOYALFLOW_CODEC_KEYS: key {key_id!r} is {len(key)} bytes; AES-GCM keys are "
+                "16, 24 or 32 bytes (`openssl rand -base64 32` makes one)"
+            )
+        keys[key_id] = key
+    if not keys:
+        raise ValueError(
+            "LOYALFLOW_CODEC_KEYS is set but holds no key; unset it to turn the codec off"
+        )
+    return keys
 
 
 @lru_cache

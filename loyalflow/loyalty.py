@@ -38,7 +38,9 @@ class TierLadder(_Strict):
         return self
 
     def tier_for(self, value: float | Decimal) -> str:
-        return [level.name for level in self.levels if level.threshold <= value][-1]
+        """The highest tier reached; below zero (a refund after points were spent) the lowest."""
+        reached = [level.name for level in self.levels if level.threshold <= value]
+        return reached[-1] if reached else self.levels[0].name
 
     def rank(self, tier: str | None) -> int:
         names = [level.name for level in self.levels]

@@ -25,6 +25,11 @@ class Derived:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
+# What the member did themselves. Points a journey awards or a profile an admin edits are not
+# activity: a win-back bonus must not make the member look active again.
+MEMBER_ACTIVITY = frozenset({"member.joined", "purchase", "visit"})
+
+
 def apply_profile(member: Member, data: MemberIn) -> None:
     """Only the fields present in `data` change; attributes merge key by key."""
     for name in data.model_fields_set:
@@ -39,7 +44,8 @@ def apply_event(
     session: Session, member: Member, event: Event, rules: LoyaltyRules
 ) -> list[Derived]:
     at: datetime = event.occurred_at
-    member.last_activity_at = max(filter(None, (member.last_activity_at, at)))
+    if event.type in MEMBER_ACTIVITY:
+        member.last_activity_at = max(filter(None, (member.last_activity_at, at)))
     member.updated_at = utcnow()
     derived: list[Derived] = []
     tier_before = member.tier or rules.tiers.tier_for(0)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -25,12 +26,15 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from loyalflow.activities.journey_facts import member_facts
 from loyalflow.catalog import Catalog, load_catalog
 from loyalflow.config import Settings
+from loyalflow.messaging import policy_from
+from loyalflow.models.conditions import Condition, parse_condition
 from loyalflow.models.db import session_scope
-from loyalflow.models.journey import Journey
+from loyalflow.models.journey import Journey, WaitForStep
 from loyalflow.models.tables import Enrollment, Event, JourneyVersion, utcnow
-from loyalflow.models.workflow_io import JourneyInput, MemberEvent
+from loyalflow.models.workflow_io import JourneyInput, MemberEvent, MemberFactsRequest
 from loyalflow.workflows import search_attributes as sa
 from loyalflow.workflows.journey import JourneyWorkflow
 
@@ -41,12 +45,20 @@ ROUTING_CONCURRENCY = 32
 
 
 @lru_cache(maxsize=4)
-def _catalog(journeys_dir: Path, templates_dir: Path) -> Catalog:
-    return load_catalog(journeys_dir, templates_dir)
+def _catalog(
+    journeys_dir: Path, templates_dir: Path, policy_file: Path, locales: tuple[str, ...]
+) -> Catalog:
+    return load_catalog(journeys_dir, templates_dir, policy_from(policy_file), locales)
 
 
 def get_catalog(settings: Settings) -> Catalog:
-    return _catalog(settings.journeys_dir, settings.templates_dir)
+    """The journeys, loaded and checked once per process (a changed file needs a restart)."""
+    return _catalog(
+        settings.journeys_dir,
+        settings.templates_dir,
+        settings.messaging_policy_file,
+        tuple(settings.template_locales),
+    )
 
 
 def publish_versions(url: str, catalog: Catalog) -> None:
@@ -70,56 +82,101 @@ def _publish(url: str, catalog: Catalog) -> None:
                 )
 
 
+# Contact details a profile event may carry: never copied into Temporal (inputs, signals).
+CONTACT_FIELDS = frozenset({"email", "phone", "first_name"})
+
+
 def _signal_payload(event: Event) -> MemberEvent:
+    """The event as journeys see it (trigger and signals), without contact details."""
     return MemberEvent(
         event_id=event.event_id,
         type=event.type,
         occurred_at=event.occurred_at,
-        properties=event.properties,
+        properties={k: v for k, v in event.properties.items() if k not in CONTACT_FIELDS},
     )
 
 
-def _enrollment_to_start(url: str, journey: Journey, event: Event) -> bool:
-    """Records the enrollment before the start, so signals find it; False if re-entry forbids."""
-    workflow_id = journey.workflow_id(event.member_id)
+def _entry_to_start(url: str, journey: Journey, member_id: str, trigger: MemberEvent) -> int | None:
+    """Records the enrollment before the start, so signals find it. Returns the entry number to
+    start, or None when the re-entry rule says no. Idempotent: the same trigger event gives the
+    same entry (whose start is then a no-op by workflow id)."""
+    policy = journey.re_entry
     with session_scope(url) as session:
-        existing = session.get(Enrollment, workflow_id)
-        if existing is not None:
-            # Still running (or its start was interrupted): starting again is a no-op by id.
-            return existing.exited_at is None
+        entries = list(
+            session.exec(
+                select(Enrollment)
+                .where(Enrollment.journey_id == journey.id, Enrollment.member_id == member_id)
+                .order_by(col(Enrollment.entry))
+            )
+        )
+        for existing in entries:
+            if existing.trigger_event_id == trigger.event_id:
+                # Routed before (the re-router repeats interrupted routings): start it again
+                # only if it may not have started; a finished entry is not restarted.
+                return existing.entry if existing.exited_at is None else None
+        if entries:
+            last = entries[-1]
+            if policy.policy == "never":
+                return None
+            if policy.policy == "after_exit":
+                if last.exited_at is None:
+                    return None
+                if policy.cooldown and trigger.occurred_at < last.exited_at + policy.cooldown:
+                    return None
+            if (
+                policy.policy == "always"
+                and policy.cooldown
+                and trigger.occurred_at < last.entered_at + policy.cooldown
+            ):
+                return None
+        entry = entries[-1].entry + 1 if entries else 1
         session.add(
             Enrollment(
-                workflow_id=workflow_id,
+                workflow_id=journey.workflow_id(member_id, entry),
                 journey_id=journey.id,
                 journey_version=journey.version,
-                member_id=event.member_id,
-                entry=1,
-                trigger_event_id=event.event_id,
+                member_id=member_id,
+                entry=entry,
+                trigger_event_id=trigger.event_id,
                 entered_at=utcnow(),
             )
         )
-        return True
+        return entry
+
+
+def _try_entry(url: str, journey: Journey, member_id: str, trigger: MemberEvent) -> int | None:
+    try:
+        return _entry_to_start(url, journey, member_id, trigger)
+    except IntegrityError:
+        # Another router took this entry number at the same moment, for another event.
+        return _entry_to_start(url, journey, member_id, trigger)
 
 
 async def start_journey(
-    client: Client, settings: Settings, journey: Journey, event: Event
+    client: Client, settings: Settings, journey: Journey, member_id: str, trigger: MemberEvent
 ) -> str | None:
+    """Starts an entry of `journey` for the member if its re-entry rule allows; its workflow id."""
     url = settings.effective_database_url
-    if not await asyncio.to_thread(_enrollment_to_start, url, journey, event):
+    entry = await asyncio.to_thread(_try_entry, url, journey, member_id, trigger)
+    if entry is None:
         return None
-    workflow_id = journey.workflow_id(event.member_id)
+    workflow_id = journey.workflow_id(member_id, entry)
     # A closed run with this id means this entry already happened.
     with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             JourneyWorkflow.run,
             JourneyInput(
-                journey=journey, member_id=event.member_id, trigger=_signal_payload(event)
+                journey=journey,
+                member_id=member_id,
+                entry=entry,
+                trigger=trigger,
+                version=journey.version,
             ),
             id=workflow_id,
             task_queue=settings.temporal_task_queue,
             search_attributes=TypedSearchAttributes(
                 [
-                    SearchAttributePair(sa.MEMBER_ID, event.member_id),
+                    SearchAttributePair(sa.MEMBER_ID, member_id),
                     SearchAttributePair(sa.JOURNEY_ID, journey.id),
                     SearchAttributePair(sa.JOURNEY_VERSION, journey.version),
                 ]
@@ -128,6 +185,31 @@ async def start_journey(
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
     return workflow_id
+
+
+def _trigger_holds(url: str, journeys: list[Journey], event: Event) -> list[Journey]:
+    """The journeys whose trigger condition holds for this event and the member's state now."""
+    conditional = [j for j in journeys if j.trigger.condition is not None]
+    if not conditional:
+        return journeys
+    fields = sorted({f for j in conditional for f in condition_of(j).member_fields()})
+    facts = member_facts(url, MemberFactsRequest(member_id=event.member_id, fields=fields))
+    return [
+        j
+        for j in journeys
+        if j.trigger.condition is None
+        or condition_of(j).evaluate(facts.values, event.properties, event.occurred_at)
+    ]
+
+
+def condition_of(journey: Journey) -> Condition:
+    assert journey.trigger.condition is not None
+    return _parsed(journey.trigger.condition)
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str) -> Condition:
+    return parse_condition(text)
 
 
 async def _signal(handle: WorkflowHandle[JourneyWorkflow, object], event: MemberEvent) -> None:
@@ -139,8 +221,59 @@ async def _signal(handle: WorkflowHandle[JourneyWorkflow, object], event: Member
         # The run finished between our read and the signal: nothing left to tell it.
 
 
+@dataclass(frozen=True)
+class RunningJourney:
+    workflow_id: str
+    journey_id: str
+    version: str
+    trigger_event_id: str | None
+
+
+def _already_in(journey: Journey, running: list[RunningJourney], event_id: str) -> bool:
+    """The member is in this journey and the re-entry rule keeps them from a second entry: no
+    need to check the trigger or ask the database. A run started by this very event is not
+    counted (its start may have been interrupted: starting again is a no-op by id)."""
+    return journey.re_entry.policy != "always" and any(
+        r.journey_id == journey.id and r.trigger_event_id != event_id for r in running
+    )
+
+
+# Which event types a journey version reacts to; a content hash names one definition forever.
+_LISTENED: dict[tuple[str, str], frozenset[str] | None] = {}
+
+
+def listened_events(journey: Journey) -> frozenset[str]:
+    """The events a running journey acts on: its exit rules, its goal, its wait_for steps."""
+    events = {rule.event for rule in journey.exit_when}
+    if journey.goal is not None:
+        events.add(journey.goal.event)
+    events |= {step.event for step in journey.steps if isinstance(step, WaitForStep)}
+    return frozenset(events)
+
+
+def _listened_from_db(url: str, running: RunningJourney) -> frozenset[str] | None:
+    """An older version's events, from the definition published under its hash."""
+    with session_scope(url) as session:
+        row = session.get(JourneyVersion, (running.journey_id, running.version))
+    return listened_events(Journey.model_validate(row.definition)) if row is not None else None
+
+
+async def _listens(url: str, catalog: Catalog, running: RunningJourney, event_type: str) -> bool:
+    """False only when the run's definition is known not to care: a signal it would ignore is
+    an RPC and a history event saved. Unknown definitions are told everything."""
+    key = (running.journey_id, running.version)
+    if key not in _LISTENED:
+        current = catalog.journeys.get(running.journey_id)
+        if current is not None and current.version == running.version:
+            _LISTENED[key] = listened_events(current)
+        else:
+            _LISTENED[key] = await asyncio.to_thread(_listened_from_db, url, running)
+    listened = _LISTENED[key]
+    return listened is None or event_type in listened
+
+
 async def _route_member(
-    client: Client, settings: Settings, events: list[Event], running: list[str]
+    client: Client, settings: Settings, events: list[Event], running: list[RunningJourney]
 ) -> list[str]:
     """One member's events, in order (a later event must not overtake an earlier one).
 
@@ -149,18 +282,32 @@ async def _route_member(
     the events fully routed; stops at the first failure and leaves the rest to the re-router.
     """
     routed: list[str] = []
+    url = settings.effective_database_url
     for event in events:
         try:
-            started = {
-                workflow_id
-                for journey in get_catalog(settings).triggered_by(event.type)
-                if (workflow_id := await start_journey(client, settings, journey, event))
-            }
             payload = _signal_payload(event)
-            for workflow_id in running:
-                if workflow_id not in started:
-                    await _signal(client.get_workflow_handle(workflow_id), payload)
-            running.extend(w for w in started if w not in running)
+            candidates = [
+                journey
+                for journey in get_catalog(settings).triggered_by(event.type)
+                if not _already_in(journey, running, event.event_id)
+            ]
+            if candidates:
+                candidates = await asyncio.to_thread(_trigger_holds, url, candidates, event)
+            started: dict[str, RunningJourney] = {}
+            for journey in candidates:
+                workflow_id = await start_journey(
+                    client, settings, journey, event.member_id, payload
+                )
+                if workflow_id:
+                    started[workflow_id] = RunningJourney(
+                        workflow_id, journey.id, journey.version, event.event_id
+                    )
+            catalog = get_catalog(settings)
+            for run in running:
+                if run.workflow_id not in started and await _listens(url, catalog, run, event.type):
+                    await _signal(client.get_workflow_handle(run.workflow_id), payload)
+            known = {run.workflow_id for run in running}
+            running.extend(run for w, run in started.items() if w not in known)
         except Exception:
             log.exception(
                 "routing of event %s interrupted; the re-router will retry", event.event_id
@@ -170,17 +317,21 @@ async def _route_member(
     return routed
 
 
-def _running_enrollments(url: str, member_ids: list[str]) -> dict[str, list[str]]:
+def _running_enrollments(url: str, member_ids: list[str]) -> dict[str, list[RunningJourney]]:
     """The members' running journeys, in one query for the whole batch."""
-    running: dict[str, list[str]] = defaultdict(list)
+    running: dict[str, list[RunningJourney]] = defaultdict(list)
     with session_scope(url) as session:
         rows = session.exec(
-            select(Enrollment.member_id, Enrollment.workflow_id).where(
+            select(Enrollment).where(
                 col(Enrollment.member_id).in_(member_ids), col(Enrollment.exited_at).is_(None)
             )
         )
-        for member_id, workflow_id in rows:
-            running[member_id].append(workflow_id)
+        for row in rows:
+            running[row.member_id].append(
+                RunningJourney(
+                    row.workflow_id, row.journey_id, row.journey_version, row.trigger_event_id
+                )
+            )
     return running
 
 

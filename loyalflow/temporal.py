@@ -8,22 +8,27 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from loyalflow.codec import data_converter
 from loyalflow.config import Settings
 from loyalflow.workflows import search_attributes as sa
 
 
 async def connect(settings: Settings, *, wait_seconds: float = 0) -> Client:
-    """Connects, retrying for up to `wait_seconds` while the server is still starting."""
+    """Connects, retrying for up to `wait_seconds` while the server is still starting.
+
+    Every client loyalflow makes (worker, API, CLI) comes from here, so all of them encrypt and
+    decrypt payloads alike when LOYALFLOW_CODEC_KEYS is set.
+    """
+    converter = data_converter(settings)
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:
             return await Client.connect(
                 settings.effective_temporal_address,
                 namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 tls=settings.temporal_tls,
                 api_key=(
                     settings.temporal_api_key.get_secret_value()

@@ -7,24 +7,27 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from loyalflow.activities.channels import EmailChannel, SmsChannel
 from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.activities.channels.outbox import OutboxEmailChannel, OutboxSmsChannel
 from loyalflow.activities.channels.sms import TwilioSmsChannel
 from loyalflow.activities.enrollment import EnrollmentActivities
+from loyalflow.activities.journey_steps import JourneyStepActivities
 from loyalflow.activities.rendering import TemplateRenderer
-from loyalflow.activities.segments import SegmentActivities
+from loyalflow.activities.segments import JourneySegmentActivities, SegmentActivities
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings, get_settings
 from loyalflow.loyalty import rules_from
 from loyalflow.messaging import policy_from
 from loyalflow.models.db import assert_schema_current
-from loyalflow.routing import reroute_forever
+from loyalflow.routing import get_catalog, reroute_forever
 from loyalflow.schedules import ensure_schedules
 from loyalflow.temporal import connect, ensure_search_attributes
 from loyalflow.workflows.journey import JourneyWorkflow
+from loyalflow.workflows.retry_send import RetrySendWorkflow
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 
 log = logging.getLogger("loyalflow.worker")
@@ -69,11 +72,19 @@ def build_worker(
     *,
     email: EmailChannel | None = None,
     sms: SmsChannel | None = None,
+    sandboxed: bool = True,
 ) -> Worker:
+    """`sandboxed=False` is for simulations on a throwaway server only: the sandbox guards
+    determinism in production (and the replay tests prove it), but costs a simulation of
+    thousands of short runs most of its time."""
     url = settings.effective_database_url
     sends = SendActivities(
         database_url=url,
-        renderer=TemplateRenderer(settings.templates_dir, settings.program_name),
+        renderer=TemplateRenderer(
+            settings.templates_dir,
+            settings.program_name,
+            rules_from(settings.loyalty_rules_file).currency,
+        ),
         email_channel=email or email_channel(settings),
         sms_channel=sms or sms_channel(settings),
         email_from=settings.email_from,
@@ -82,18 +93,25 @@ def build_worker(
     )
     enrollments = EnrollmentActivities(url)
     segments = SegmentActivities(client, settings)
+    segment_journeys = JourneySegmentActivities(client, settings)
+    steps = JourneyStepActivities(client, settings)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[JourneyWorkflow, SegmentSweepWorkflow],
+        workflows=[JourneyWorkflow, SegmentSweepWorkflow, RetrySendWorkflow],
         activities=[
             sends.send_message,
             sends.abandon_message,
             enrollments.record_progress,
             segments.sweep_inactive_page,
+            segment_journeys.sweep_segment_page,
+            steps.load_member_facts,
+            steps.record_assignment,
+            steps.apply_update,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
         max_cached_workflows=settings.worker_max_cached_workflows,
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
     )
 
 
@@ -108,9 +126,11 @@ async def run_worker(settings: Settings) -> None:
         if err.status != RPCStatusCode.ALREADY_EXISTS:  # another worker registered them first
             log.warning("could not register search attributes (%s); see README", err.message)
     try:
-        await ensure_schedules(client, settings, rules_from(settings.loyalty_rules_file))
+        await ensure_schedules(
+            client, settings, rules_from(settings.loyalty_rules_file), get_catalog(settings)
+        )
     except RPCError as err:
-        log.warning("could not create the inactivity sweep schedule: %s", err.message)
+        log.warning("could not create or update the sweep schedules: %s", err.message)
     email, sms = email_channel(settings), sms_channel(settings)
     worker = build_worker(client, settings, email=email, sms=sms)
     stop = asyncio.Event()

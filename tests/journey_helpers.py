@@ -1,15 +1,19 @@
 """Helpers for driving journeys the way the API does: store events, route them, read the ledger."""
 
 import asyncio
+import contextlib
+import shutil
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.config import Settings
@@ -99,3 +103,32 @@ async def wait_for_timer(client: Client, workflow_id: str, within: float = 30) -
                 return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{workflow_id} did not start its wait within {within}s")
+
+
+async def stop_running_journeys(client: Client, settings: Settings) -> None:
+    """Terminates the journeys a test left running (found in the DB, as support staff would),
+    so a monthly loop from one test never holds up the next test's skipped time."""
+    with session_scope(settings.effective_database_url) as session:
+        running = list(
+            session.exec(select(Enrollment.workflow_id).where(col(Enrollment.exited_at).is_(None)))
+        )
+    for workflow_id in running:
+        with contextlib.suppress(RPCError):  # finished meanwhile
+            await client.get_workflow_handle(workflow_id).terminate("test over")
+
+
+def only_journeys(settings: Settings, directory: Path, *journey_ids: str) -> Settings:
+    """Settings whose catalog holds only the given built-in journeys: a test of one journey is
+    not slowed or disturbed by the others its events would trigger."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for journey_id in journey_ids:
+        shutil.copy(settings.journeys_dir / f"{journey_id}.yaml", directory)
+    return settings.model_copy(update={"journeys_dir": directory})
+
+
+def zone_where_it_will_be(hour: int, at: datetime) -> str:
+    """A fixed-offset IANA zone in which `at` falls in the given local hour."""
+    offset = (hour - at.astimezone(UTC).hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    # POSIX-style names: Etc/GMT-3 is three hours *ahead* of UTC.
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"

@@ -10,6 +10,10 @@ A test picks the answer with Prism's `Prefer` request header (`code=429`,
 `AsyncTwilioHttpClient`, which adds the header and keeps Prism's `sl-violations` report of what
 the request got wrong. Nothing replaces the client's HTTP: it talks to Prism over TCP.
 
+`PrismProxy` sits between a client and Prism when a test must know what reached Prism (a worker
+process, whose HTTP client the test cannot reach into) or act between Prism's answer and the
+client's reading it.
+
 Prism and the description come from npm (`package.json`): run `npm ci` in the repository root.
 """
 
@@ -18,12 +22,16 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -206,3 +214,112 @@ async def prism_http_client() -> AsyncIterator[PrismHttpClient]:
     client = PrismHttpClient()  # aiohttp needs the running loop: built inside the test's loop
     yield client
     await client.close()
+
+
+# Not forwarded either way: they describe one connection, not the request or its answer.
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
+)
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """One request the proxy passed to Prism, and Prism's answer."""
+
+    method: str
+    path: str  # without the query
+    form: dict[str, str]  # the urlencoded body (Twilio's API takes forms)
+    status: int
+    body: bytes
+
+    @property
+    def creates_a_message(self) -> bool:
+        return self.method == "POST" and self.path.endswith("/Messages.json")
+
+
+class PrismProxy:
+    """A plain HTTP proxy on 127.0.0.1 in front of Prism that records every request it forwards.
+
+    It runs in threads of its own, so a test may block its event loop (waiting for a process)
+    while the proxy keeps serving. `after_answer`, if set, is called in the proxy's thread with
+    each exchange once Prism has answered and before the answer is passed on: for a message
+    creation that is the moment Twilio has accepted the message and the sender does not know yet.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target.rstrip("/")
+        self.after_answer: Callable[[Forwarded], None] | None = None
+        self._forwarded: list[Forwarded] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy._forward(self)
+
+            do_POST = do_DELETE = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the test reads `forwarded`, not a log
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def forwarded(self) -> list[Forwarded]:
+        with self._lock:
+            return list(self._forwarded)
+
+    def messages_created(self) -> list[Forwarded]:
+        """Every `POST .../Messages.json` that reached Prism, whatever Prism answered."""
+        return [f for f in self.forwarded if f.creates_a_message]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def _forward(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("content-length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+        upstream = urllib.request.Request(
+            self.target + handler.path, data=body or None, headers=headers, method=handler.command
+        )
+        try:
+            with urllib.request.urlopen(upstream, timeout=30) as answer:
+                status, answer_headers, answer_body = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as error:  # a 4xx or 5xx is an answer too
+            status, answer_headers, answer_body = error.code, error.headers, error.read()
+        exchange = Forwarded(
+            method=handler.command,
+            path=urlsplit(handler.path).path,
+            form=dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)),
+            status=status,
+            body=answer_body,
+        )
+        with self._lock:
+            self._forwarded.append(exchange)
+        if self.after_answer is not None:
+            self.after_answer(exchange)
+        try:
+            handler.send_response(status)
+            for name, value in answer_headers.items():
+                # send_response wrote its own Date and Server.
+                if name.lower() not in HOP_BY_HOP | {"date", "server"}:
+                    handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(answer_body)))
+            handler.end_headers()
+            handler.wfile.write(answer_body)
+        except OSError:
+            pass  # the client is gone (a test killed it in `after_answer`)
+
+
+@pytest.fixture
+def prism_proxy(prism_url: str) -> Iterator[PrismProxy]:
+    proxy = PrismProxy(prism_url)
+    yield proxy
+    proxy.close()

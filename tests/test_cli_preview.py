@@ -47,3 +47,49 @@ def test_preview_of_an_unknown_template_or_member_fails_clearly(
     assert unknown.exit_code == 1 and "no template 'nope'" in unknown.output
     nobody = CliRunner().invoke(app, ["preview", "welcome", "--member", "GHOST"])
     assert nobody.exit_code == 1 and "no member 'GHOST'" in nobody.output
+
+
+def test_preview_fills_in_sample_trigger_values_and_params(
+    cli_env: Settings, tmp_path: Path
+) -> None:
+    html = str(tmp_path / "p.html")
+    thanks = CliRunner().invoke(
+        app, ["preview", "first_purchase_thanks", "--member", "sample", "--html", html]
+    )
+    assert thanks.exit_code == 0, thanks.output
+    assert "Thank you, Camille! Your first purchase earned you 42 points" in thanks.output
+    assert "Your order of €42.50 earned you <strong>42 points</strong>" in Path(html).read_text()
+    bonus = CliRunner().invoke(app, ["preview", "reactivation_bonus", "--html", html])
+    assert bonus.exit_code == 0, bonus.output
+    assert "GSM-7" in bonus.output and "we just added 200 bonus points" in bonus.output
+
+
+def test_preview_takes_trigger_values_params_and_the_variant(
+    cli_env: Settings, tmp_path: Path
+) -> None:
+    html = tmp_path / "t.html"
+    args = ["preview", "tier_upgrade", "--locale", "fr", "--html", str(html)]
+    tier = CliRunner().invoke(
+        app, [*args, "--trigger", "to=Platinum", "--param", "bonus_points=500"]
+    )
+    assert tier.exit_code == 0, tier.output
+    assert "Vous accédez au niveau Platinum" in tier.output
+    assert "500 points bonus" in html.read_text()
+    welcome = CliRunner().invoke(app, ["preview", "welcome", "--variant", "b", "--html", str(html)])
+    assert welcome.exit_code == 0, welcome.output
+    assert "Camille, your first reward starts here" in welcome.output
+    bad = CliRunner().invoke(app, ["preview", "welcome", "--trigger", "oops"])
+    assert bad.exit_code == 2 and "'oops' is not key=value" in bad.output
+
+
+def test_preview_says_which_value_a_template_still_needs(
+    cli_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "coupon").mkdir()
+    (tmp_path / "coupon" / "en.sms.txt").write_text("Your code: {{ params.code }}")
+    monkeypatch.setenv("LOYALFLOW_TEMPLATES_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    missing = CliRunner().invoke(app, ["preview", "coupon"])
+    assert missing.exit_code == 1 and "--param name=value" in missing.output
+    given = CliRunner().invoke(app, ["preview", "coupon", "--param", "code=WELCOME10"])
+    assert given.exit_code == 0 and "Your code: WELCOME10" in given.output

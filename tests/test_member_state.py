@@ -59,6 +59,20 @@ def test_purchases_earn_points_rounded_down_and_refunds_take_them_back(
     assert member.tier == "Bronze"
 
 
+def test_a_refund_after_the_points_were_spent_leaves_a_negative_balance_in_the_lowest_tier(
+    settings: Settings, member_id: str
+) -> None:
+    r = rules()
+    ingest(settings, r, event(member_id, "member.joined"))
+    ingest(settings, r, event(member_id, "purchase", amount=40))
+    ingest(settings, r, event(member_id, "points.adjusted", points=-40))  # redeemed
+    ingest(settings, r, event(member_id, "purchase", amount=-40))  # then refunded
+
+    member = get_member(settings.effective_database_url, member_id)
+    assert member is not None
+    assert (member.points, member.tier) == (-40, "Bronze")
+
+
 def test_the_first_purchase_is_derived_once_and_linked_to_its_cause(
     settings: Settings, member_id: str
 ) -> None:

@@ -21,6 +21,7 @@ THANKS_JOURNEY = """
 id: thanks
 name: Thanks for the first purchase
 trigger: {event: purchase.first}
+topic: loyalty
 steps:
   - {id: thank_you, kind: send, channel: email, template: welcome}
 """

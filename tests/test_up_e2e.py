@@ -83,7 +83,11 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
             assert posted.json()["accepted"] == 1, posted.text
 
             [mail] = await wait_for_mail(smtp_server, 1)
-            assert mail["Subject"] == "Welcome to Loyalty Program, Ada!"
+            # The welcome journey tests two subject lines; either may reach this member.
+            assert mail["Subject"] in (
+                "Welcome to Loyalty Program, Ada!",
+                "Ada, your first reward starts here",
+            )
             assert mail["To"] == "ada@example.com"
             text, html = mail.get_body(("plain",)), mail.get_body(("html",))
             assert text is not None and "Hello Ada," in text.get_content()

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from sqlmodel import Session, col, select
 
 from loyalflow.activities.ledger import new_row
-from loyalflow.messaging import Channel, MessagingPolicy, human_duration
+from loyalflow.messaging import Channel, MessagingPolicy, QuietHours, human_duration
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Consent, Member, Message, MessageStatus, Suppression, utcnow
 from loyalflow.models.workflow_io import SendRequest
@@ -50,9 +50,18 @@ def member_context(member: Member) -> dict[str, Any]:
         "tier": member.tier,
         "points": member.points,
         "joined_at": member.joined_at,
+        "first_purchase_at": member.first_purchase_at,
+        "last_purchase_at": member.last_purchase_at,
+        "last_activity_at": member.last_activity_at,
         "purchase_count": member.purchase_count,
+        "total_spent": member.total_spent,
+        "tags": member.attributes.get("tags", []),
         "attributes": dict(member.attributes),
     }
+
+
+# The names `member.*` offers templates (what the journey validator checks templates against).
+MEMBER_FIELDS = frozenset(member_context(Member(id="-")))
 
 
 def decide(url: str, request: SendRequest, policy: MessagingPolicy, now: datetime) -> Decision:
@@ -84,7 +93,7 @@ def _decide(
     waits = [
         w
         for w in (
-            _quiet_hours(member, channel, policy, now),
+            _quiet_hours(member, request, policy, now),
             _cap(session, member, request, policy, now),
         )
         if w
@@ -123,9 +132,12 @@ def _consent_refusal(
 
 
 def _quiet_hours(
-    member: Member, channel: Channel, policy: MessagingPolicy, now: datetime
+    member: Member, request: SendRequest, policy: MessagingPolicy, now: datetime
 ) -> tuple[datetime, str] | None:
-    quiet = policy.quiet_hours.get(channel)
+    own = request.quiet_hours  # the journey's, when it sets its own
+    quiet = (
+        QuietHours(start=own.start, end=own.end) if own else policy.quiet_hours.get(request.channel)
+    )
     until = quiet.deferral(now, member.timezone) if quiet else None
     if until is None:
         return None
@@ -171,6 +183,7 @@ def _write(session: Session, request: SendRequest, decision: Decision, now: date
     row = session.get(Message, request.message_id) or new_row(request, status)
     row.status = status
     row.reason = decision.reason
+    row.fallback_ok = decision.fallback_ok
     row.updated_at = utcnow()
     if decision.action == "send":
         row.sent_at = now  # the decision instant, in the workflow's clock: what caps count

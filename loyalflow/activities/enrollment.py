@@ -2,10 +2,11 @@
 
 import asyncio
 
+from sqlmodel import Session, select
 from temporalio import activity
 
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Enrollment
+from loyalflow.models.tables import Enrollment, JourneyStep
 from loyalflow.models.workflow_io import ProgressUpdate
 
 
@@ -26,10 +27,38 @@ def record_progress_sync(url: str, update: ProgressUpdate) -> None:
             row.entered_at = update.at  # workflow time: the router's guess is replaced
         if update.current_step is not None:
             row.current_step = update.current_step
+            _record_step(session, update)
+        if update.variant is not None:
+            row.variant = update.variant
+        if update.converted_at is not None and row.converted_at is None:
+            row.converted_at = update.converted_at
+            row.goal_event_id = update.goal_event_id
         if update.exit_reason is not None and row.exited_at is None:
             row.exited_at = update.at
             row.exit_reason = update.exit_reason
         session.add(row)
+
+
+def _record_step(session: Session, update: ProgressUpdate) -> None:
+    """One `journey_step` row per step entered; a retried local activity adds no second row."""
+    assert update.current_step is not None
+    seen = session.exec(
+        select(JourneyStep.id).where(
+            JourneyStep.workflow_id == update.workflow_id,
+            JourneyStep.step_id == update.current_step,
+            JourneyStep.at == update.at,
+        )
+    ).first()
+    if seen is None:
+        session.add(
+            JourneyStep(
+                workflow_id=update.workflow_id,
+                member_id=update.member_id,
+                journey_id=update.journey_id,
+                step_id=update.current_step,
+                at=update.at,
+            )
+        )
 
 
 class EnrollmentActivities:

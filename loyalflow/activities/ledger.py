@@ -30,6 +30,7 @@ def _result(row: Message) -> SendResult:
         reason=row.reason,
         provider_id=row.provider_id,
         subject=row.subject,
+        fallback_ok=row.fallback_ok,
     )
 
 
@@ -80,6 +81,7 @@ def _upsert(
     reason: str | None,
     provider_id: str | None,
     at: datetime | None = None,
+    fallback_ok: bool = False,
 ) -> SendResult | None:
     with session_scope(url) as session:
         row = session.get(Message, request.message_id) or new_row(request, status)
@@ -88,6 +90,7 @@ def _upsert(
         row.subject = subject or row.subject
         row.reason = reason
         row.provider_id = provider_id or row.provider_id
+        row.fallback_ok = fallback_ok
         row.updated_at = utcnow()
         if status == MessageStatus.SENT:
             row.sent_at = at or row.updated_at
@@ -117,6 +120,7 @@ def finish(
     reason: str | None = None,
     provider_id: str | None = None,
     at: datetime | None = None,
+    fallback_ok: bool = False,
 ) -> SendResult:
     """Records the final outcome; later retries of the activity return it unchanged."""
     result = _upsert(
@@ -128,6 +132,7 @@ def finish(
         reason=reason,
         provider_id=provider_id,
         at=at,
+        fallback_ok=fallback_ok,
     )
     assert result is not None, f"{status} is not a final state"
     return result

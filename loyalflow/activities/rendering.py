@@ -1,7 +1,9 @@
 """Message rendering: sandboxed Jinja2, strict variables, locale fallback, Babel formatting."""
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,13 @@ from jinja2.sandbox import SandboxedEnvironment
 FALLBACK_LOCALE = "en"
 PREVIEW_LINKS = {"unsubscribe": "#unsubscribe", "preferences": "#preferences"}
 _GSM_SPACES = str.maketrans({"\u202f": " ", "\u00a0": " "})
+
+
+def _parse_iso(value: str) -> date | datetime:
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class TemplateNotFound(LookupError):
@@ -57,11 +66,17 @@ def _babel_locale(locale: str) -> Locale:
 
 
 class TemplateRenderer:
-    """Renders `templates/<message>/<locale>.{subject.txt,txt,html}`."""
+    """Renders `templates/<message>/<locale>.{subject.txt,txt,html}` and `<locale>.sms.txt`.
 
-    def __init__(self, templates_dir: Path, program_name: str) -> None:
+    Templates see `member`, `locale`, `program` (`name`, `currency`), `variant` (the journey's A/B
+    variant or None), `trigger` (the properties of the event that started the journey), `params`
+    (the send step's own params) and the Babel helpers; emails also `links` and `footer_locale`.
+    """
+
+    def __init__(self, templates_dir: Path, program_name: str, currency: str = "EUR") -> None:
         self.templates_dir = templates_dir
         self.program_name = program_name
+        self.currency = currency  # the loyalty rules' currency: `program.currency`
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates_dir)),
             undefined=StrictUndefined,
@@ -78,10 +93,19 @@ class TemplateRenderer:
         )
 
     def render_sms(
-        self, template: str, locale: str | None, member: dict[str, Any], timezone: str
+        self,
+        template: str,
+        locale: str | None,
+        member: dict[str, Any],
+        timezone: str,
+        *,
+        variant: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> RenderedSms:
         chosen = self.resolve_locale(template, locale, "sms.txt")
-        body = self._render(f"{template}/{chosen}.sms.txt", self._context(chosen, member, timezone))
+        context = self._context(chosen, member, timezone, variant, trigger, params)
+        body = self._render(f"{template}/{chosen}.sms.txt", context)
         # Babel's French numbers use (narrow) no-break spaces, which GSM-7 lacks: one of them
         # would switch the whole SMS to UCS-2 and triple its segments.
         return RenderedSms(locale=chosen, body=body.strip().translate(_GSM_SPACES))
@@ -93,6 +117,10 @@ class TemplateRenderer:
         member: dict[str, Any],
         timezone: str,
         links: dict[str, str] | None = None,
+        *,
+        variant: str | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> RenderedEmail:
         """`links`: the member's signed `unsubscribe` and `preferences` URLs (placeholders in
         previews)."""
@@ -103,7 +131,7 @@ class TemplateRenderer:
             else FALLBACK_LOCALE
         )
         context = {
-            **self._context(chosen, member, timezone),
+            **self._context(chosen, member, timezone, variant, trigger, params),
             "links": links or PREVIEW_LINKS,
             "footer_locale": footer_locale,
         }
@@ -118,13 +146,23 @@ class TemplateRenderer:
     def _render(self, name: str, context: dict[str, Any]) -> str:
         return self.env.get_template(name).render(context)
 
-    def _context(self, locale: str, member: dict[str, Any], timezone: str) -> dict[str, Any]:
+    def _context(
+        self,
+        locale: str,
+        member: dict[str, Any],
+        timezone: str,
+        variant: str | None,
+        trigger: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
         babel_locale = _babel_locale(locale)
         zone = ZoneInfo(timezone)
 
-        def format_date(value: date | datetime | None, format: str = "long") -> str:
-            if value is None:
+        def format_date(value: date | datetime | str | None, format: str = "long") -> str:
+            if value is None or value == "":
                 return ""
+            if isinstance(value, str):  # trigger properties carry dates as ISO 8601 strings
+                value = _parse_iso(value)
             if isinstance(value, datetime):
                 value = value.astimezone(zone).date()
             return babel_format_date(value, format=format, locale=babel_locale)
@@ -132,13 +170,28 @@ class TemplateRenderer:
         def format_number(value: float | int | Decimal | None) -> str:
             return "" if value is None else format_decimal(value, locale=babel_locale)
 
-        def format_money(value: float | Decimal, currency: str) -> str:
-            return babel_format_currency(value, currency, locale=babel_locale)
+        def format_money(
+            value: float | Decimal | str, currency: str | None = None, cents: bool = True
+        ) -> str:
+            """`cents=False` leaves out the decimals of a whole amount ("a €10 voucher")."""
+            # Through `str`, so a JSON float such as 42.5 prints as 42.50 and not its binary value.
+            amount = Decimal(str(value))
+            code = currency or self.currency
+            if cents or amount != amount.to_integral_value():
+                return babel_format_currency(amount, code, locale=babel_locale)
+            standard = babel_locale.currency_formats["standard"].pattern
+            whole = re.sub(r"\.0+", "", standard)
+            return babel_format_currency(
+                amount, code, format=whole, locale=babel_locale, currency_digits=False
+            )
 
         return {
             "member": member,
             "locale": locale,
-            "program": {"name": self.program_name},
+            "program": {"name": self.program_name, "currency": self.currency},
+            "variant": variant,
+            "trigger": dict(trigger or {}),
+            "params": dict(params or {}),
             "format_date": format_date,
             "format_number": format_number,
             "format_money": format_money,

@@ -19,10 +19,11 @@ from loyalflow.activities.channels import (
     SmsChannel,
     TransientSendError,
 )
+from loyalflow.activities.channels.sms import UNSUBSCRIBED_RECIPIENT
 from loyalflow.activities.decision import Decision, decide
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
 from loyalflow.config import Settings
-from loyalflow.consent import TWILIO_OPTED_OUT, suppress
+from loyalflow.consent import TWILIO_OPTED_OUT, sms_opt_out, suppress
 from loyalflow.messaging import MessagingPolicy
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
@@ -128,8 +129,18 @@ class SendActivities:
             reason = f"the provider may have accepted it ({exc}); not re-sent, to avoid a duplicate"
             return await self._db(ledger.finish, request, MessageStatus.FAILED, reason=reason)
         except PermanentSendError as exc:
-            await self._suppress_if_address_is_bad(request, decision.address, exc)
-            return await self._db(ledger.finish, request, MessageStatus.FAILED, reason=str(exc))
+            # Before the row is final: a retry after a crash here finds it `sending` and sends
+            # nothing, so this is the only chance to record what the refusal says.
+            await self._act_on_refusal(request, decision.address, exc)
+            # The address is bad or opted out, not the message: the other channel may reach them.
+            bad_address = (exc.code or 0) in SUPPRESSING_CODES[request.channel]
+            return await self._db(
+                ledger.finish,
+                request,
+                MessageStatus.FAILED,
+                reason=str(exc),
+                fallback_ok=bad_address,
+            )
         except TransientSendError as exc:
             # Not accepted by the provider: safe to try again, so the row leaves `sending`.
             await self._db(ledger.mark, request, MessageStatus.DEFERRED, reason=f"retrying: {exc}")
@@ -153,7 +164,14 @@ class SendActivities:
             "preferences": preferences_url(self.settings, request.member_id),
         }
         rendered = self.renderer.render_email(
-            request.template, decision.locale, decision.member, decision.timezone, links
+            request.template,
+            decision.locale,
+            decision.member,
+            decision.timezone,
+            links,
+            variant=request.variant,
+            trigger=request.trigger,
+            params=request.params,
         )
         email = OutgoingEmail(
             message_id=request.message_id,
@@ -170,17 +188,40 @@ class SendActivities:
     def _sms(self, request: SendRequest, decision: Decision) -> tuple[OutgoingSms, str]:
         assert decision.address is not None and decision.member is not None
         rendered = self.renderer.render_sms(
-            request.template, decision.locale, decision.member, decision.timezone
+            request.template,
+            decision.locale,
+            decision.member,
+            decision.timezone,
+            variant=request.variant,
+            trigger=request.trigger,
+            params=request.params,
         )
         sms = OutgoingSms(message_id=request.message_id, to=decision.address, body=rendered.body)
         return sms, rendered.locale
 
-    async def _suppress_if_address_is_bad(
+    async def _act_on_refusal(
         self, request: SendRequest, address: str, error: PermanentSendError
     ) -> None:
+        """Suppresses an address the provider says is bad; for Twilio 21610 (the number replied
+        STOP to our sender), also revokes SMS consent, like the inbound STOP we never received."""
         reason = SUPPRESSING_CODES[request.channel].get(error.code or 0)
-        if reason is not None:
-            await self._db(suppress, address, request.channel, f"{reason} ({error.code})")
+        if reason is None:
+            return
+        reason = f"{reason} ({error.code})"
+        if request.channel == "sms" and error.code == UNSUBSCRIBED_RECIPIENT:
+            # The same path as the STOP keyword and a 21610 delivery report: the number is
+            # suppressed, and every SMS topic its members granted is revoked, as
+            # `consent.updated` events with the source TWILIO_OPTED_OUT, which a START undoes.
+            await sms_opt_out(
+                activity.client(),
+                self.settings,
+                address,
+                source=TWILIO_OPTED_OUT,
+                key=f"{TWILIO_OPTED_OUT}|{request.message_id}",
+                reason=reason,
+            )
+        else:
+            await self._db(suppress, address, request.channel, reason)
 
     @activity.defn(name="abandon_message")
     async def abandon_message(self, request: AbandonRequest) -> None:

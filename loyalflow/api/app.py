@@ -8,7 +8,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from loyalflow.api.errors import validation_error_handler
-from loyalflow.api.routes import events, health, members, preferences, twilio, unsubscribe
+from loyalflow.api.routes import (
+    codec,
+    events,
+    health,
+    members,
+    preferences,
+    timeline,
+    twilio,
+    unsubscribe,
+)
 from loyalflow.config import Settings, get_settings
 from loyalflow.loyalty import rules_from
 from loyalflow.models.db import assert_schema_current
@@ -38,9 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(members.router)
+    app.include_router(timeline.router)
     app.include_router(events.router)
     app.include_router(health.router)
     app.include_router(unsubscribe.router)
     app.include_router(preferences.router)
     app.include_router(twilio.router)
+    app.include_router(codec.router)
+    app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     return app

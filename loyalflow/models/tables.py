@@ -134,6 +134,9 @@ class Enrollment(SQLModel, table=True):
     current_step: str | None = Field(default=None, max_length=64)
     exited_at: datetime | None = _timestamp()
     exit_reason: str | None = Field(default=None, max_length=255)
+    variant: str | None = Field(default=None, max_length=64)  # the A/B group, holdout included
+    converted_at: datetime | None = _timestamp()  # when the journey's goal event arrived
+    goal_event_id: str | None = Field(default=None, max_length=255)
 
 
 class MessageStatus(StrEnum):
@@ -164,6 +167,39 @@ class Message(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=500)
     subject: str | None = Field(default=None, max_length=500)
     provider_id: str | None = Field(default=None, max_length=255, index=True)  # delivery reports
+    # Skipped or refused for this address (no contact, consent, bounce): another channel may work.
+    fallback_ok: bool = False
     created_at: datetime = _required_timestamp()
     sent_at: datetime | None = _timestamp()
     updated_at: datetime = _required_timestamp()
+
+
+class JourneyStep(SQLModel, table=True):
+    """Each step a run entered, written by `record_progress`: the member's timeline reads it long
+    after Temporal's history retention. Outcomes of sends are in the message ledger."""
+
+    __tablename__ = "journey_step"
+    __table_args__ = (UniqueConstraint("workflow_id", "step_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=255, index=True)
+    member_id: str = Field(max_length=128, index=True)
+    journey_id: str = Field(max_length=64)
+    step_id: str = Field(max_length=64)
+    at: datetime = _required_timestamp()
+
+
+class SupportAction(SQLModel, table=True):
+    """What support staff did to a run or a message (exit, retry-send), and who did it."""
+
+    __tablename__ = "support_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _required_timestamp()
+    by: str = Field(max_length=100)
+    action: str = Field(max_length=32)  # exit | retry_send
+    member_id: str = Field(max_length=128, index=True)
+    workflow_id: str | None = Field(default=None, max_length=255)
+    message_id: str | None = Field(default=None, max_length=64)
+    new_message_id: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from loyalflow.models.journey import Journey
+from loyalflow.models.journey import Journey, QuietWindow
 
 
 class MemberEvent(BaseModel):
@@ -17,18 +17,36 @@ class MemberEvent(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
-class JourneyInput(BaseModel):
-    journey: Journey
-    member_id: str
-    entry: int = 1
-    trigger: MemberEvent
-
-
 class TrailEntry(BaseModel):
     at: datetime
     step: str
     outcome: str
     detail: str | None = None
+
+
+class Resume(BaseModel):
+    """What a run hands to its continuation (continue-as-new keeps history small)."""
+
+    step: str
+    entered_at: datetime
+    variant: str | None = None
+    converted: bool = False
+    trail: list[TrailEntry] = Field(default_factory=list)
+    seen_events: list[str] = Field(default_factory=list)
+    run: int = 1
+
+
+class JourneyInput(BaseModel):
+    journey: Journey
+    member_id: str
+    entry: int = 1
+    trigger: MemberEvent
+    # Set by the router from the definition it published; older inputs recompute it.
+    version: str | None = None
+    resume: Resume | None = None
+    # History bound: a run that executed this many steps continues as new (sooner if the
+    # server suggests it).
+    max_steps_per_run: int = 500
 
 
 class JourneyResult(BaseModel):
@@ -47,6 +65,44 @@ class ProgressUpdate(BaseModel):
     entering: bool = False
     current_step: str | None = None
     exit_reason: str | None = None
+    variant: str | None = None
+    converted_at: datetime | None = None
+    goal_event_id: str | None = None
+
+
+class MemberFactsRequest(BaseModel):
+    member_id: str
+    fields: list[str]
+
+
+class MemberFacts(BaseModel):
+    """The member fields a condition or a wait reads. Never contact details."""
+
+    found: bool
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class AssignmentRequest(BaseModel):
+    experiment: str
+    member_id: str
+    variant: str  # the hash's choice; a variant recorded earlier wins if it still exists
+    variants: list[str]
+
+
+class UpdateRequest(BaseModel):
+    event_id: str  # decided in the workflow: a retried update applies once
+    member_id: str
+    occurred_at: datetime
+    journey_id: str
+    step_id: str
+    award_points: int | None = None
+    set: dict[str, Any] | None = None
+    add_tag: str | None = None
+
+
+class ExitRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=100)
 
 
 class SendRequest(BaseModel):
@@ -61,6 +117,11 @@ class SendRequest(BaseModel):
     # When the step first asked for this message (workflow time): deferrals expire from here.
     due_at: datetime
     variant: str | None = None
+    # For templates: the properties of the event that started the journey (amounts, tiers, never
+    # contact details) and the send step's own `params` (e.g. the bonus points it announces).
+    trigger: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    quiet_hours: QuietWindow | None = None  # the journey's own, replacing the program's
 
 
 SendStatus = Literal["sent", "skipped", "failed", "deferred"]
@@ -82,9 +143,12 @@ class SendResult(BaseModel):
 
 
 class SweepInput(BaseModel):
-    """Inactivity sweep. `as_of` is fixed on the first run so every page uses the same clock."""
+    """A sweep: inactivity buckets (emits `member.inactive`), or a segment-triggered journey
+    (starts it for matching members). `as_of` is fixed on the first run so every page uses the
+    same clock."""
 
-    buckets_days: list[int]
+    buckets_days: list[int] = Field(default_factory=list)
+    journey_id: str | None = None
     as_of: datetime | None = None
     after_member_id: str | None = None
     emitted: int = 0
@@ -94,7 +158,8 @@ class SweepInput(BaseModel):
 
 class SweepPageRequest(BaseModel):
     as_of: datetime
-    buckets_days: list[int]
+    buckets_days: list[int] = Field(default_factory=list)
+    journey_id: str | None = None
     after_member_id: str | None
     limit: int
 

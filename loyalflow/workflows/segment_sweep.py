@@ -1,4 +1,8 @@
-"""SegmentSweepWorkflow: pages through members with activities; history stays bounded."""
+"""SegmentSweepWorkflow: pages through members with activities; history stays bounded.
+
+Two kinds: the inactivity sweep emits `member.inactive` events; a journey's segment sweep starts
+the journey for the members matching its segment condition.
+"""
 
 from datetime import timedelta
 
@@ -22,10 +26,11 @@ class SegmentSweepWorkflow:
         cursor, emitted, scanned = input.after_member_id, input.emitted, input.scanned
         while True:
             page = await workflow.execute_activity(
-                "sweep_inactive_page",
+                "sweep_segment_page" if input.journey_id else "sweep_inactive_page",
                 SweepPageRequest(
                     as_of=as_of,
                     buckets_days=input.buckets_days,
+                    journey_id=input.journey_id,
                     after_member_id=cursor,
                     limit=input.page_size,
                 ),

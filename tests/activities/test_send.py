@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from loyalflow.activities import ledger
@@ -16,7 +17,8 @@ from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
 from loyalflow.messaging import policy_from
-from loyalflow.models.tables import MessageStatus
+from loyalflow.models.db import session_scope
+from loyalflow.models.tables import MessageStatus, Suppression
 from loyalflow.models.workflow_io import SendRequest
 from tests.journey_helpers import create_member, messages
 from tests.smtp_server import SmtpServer
@@ -24,9 +26,10 @@ from tests.smtp_server import SmtpServer
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
-def at(now: datetime = NOW) -> ActivityEnvironment:
-    """An activity environment whose attempt was scheduled at `now` (the server's clock)."""
-    env = ActivityEnvironment()
+def at(now: datetime = NOW, client: Client | None = None) -> ActivityEnvironment:
+    """An activity environment whose attempt was scheduled at `now` (the server's clock), with
+    `client` as `activity.client()` (an SMS refused with 21610 routes consent events)."""
+    env = ActivityEnvironment(client=client)
     env.info = dataclasses.replace(env.info, current_attempt_scheduled_time=now)
     return env
 
@@ -130,6 +133,9 @@ async def test_a_550_fails_the_message_without_retrying(
     assert result.status == "failed" and "550" in (result.reason or "")
     assert again == result
     assert smtp_server.messages == []
+    with session_scope(settings.effective_database_url) as session:
+        suppression = session.get(Suppression, ("gone@example.com", "email"))
+        assert suppression is not None and suppression.reason == "mailbox does not exist (550)"
 
 
 async def test_an_attempt_interrupted_mid_call_is_not_repeated(

@@ -6,24 +6,29 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 import pytest
+from sqlmodel import select
+from temporalio.testing import WorkflowEnvironment
 
+from loyalflow.activities.channels import TransientSendError
 from loyalflow.activities.channels.outbox import OutboxEmailChannel
 from loyalflow.activities.channels.sms import TwilioSmsChannel
 from loyalflow.activities.decision import decide
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
-from loyalflow.consent import suppress
+from loyalflow.consent import SMS_START, TWILIO_OPTED_OUT, sms_opt_in, suppress
 from loyalflow.messaging import MessagingPolicy, policy_from
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import MessageStatus, Suppression
+from loyalflow.models.tables import Consent, MessageStatus, Suppression
 from loyalflow.models.workflow_io import SendRequest
 from tests.activities.test_send import at
+from tests.api.test_unsubscribe import consent_events
+from tests.conftest import unique_member_id
 from tests.journey_helpers import create_member, messages
 from tests.test_member_state import event, ingest, rules
 
 if TYPE_CHECKING:
-    from tests.prism import PrismHttpClient
+    from tests.prism import PrismHttpClient, PrismProxy
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
@@ -139,13 +144,13 @@ def test_a_full_cap_defers_until_a_slot_frees_then_expires(
 
 @pytest.fixture
 async def sms_sends(
-    settings: Settings, prism_url: str, prism_http_client: "PrismHttpClient"
+    settings: Settings, prism_proxy: "PrismProxy", prism_http_client: "PrismHttpClient"
 ) -> AsyncIterator[tuple[SendActivities, "PrismHttpClient"]]:
     channel = TwilioSmsChannel(
         account_sid="AC" + "0123456789abcdef" * 2,
         auth_token="test-auth-token",
         from_number="+15557654321",
-        api_base_url=prism_url,
+        api_base_url=prism_proxy.url,  # Prism, through a proxy that counts what reaches it
         http_client=prism_http_client,
     )
     yield (
@@ -164,7 +169,10 @@ async def sms_sends(
 
 
 async def test_an_sms_goes_out_through_twilio_and_a_stop_reply_suppresses_the_number(
-    settings: Settings, sms_sends: tuple[SendActivities, "PrismHttpClient"], member_id: str
+    settings: Settings,
+    sms_sends: tuple[SendActivities, "PrismHttpClient"],
+    dev_server_env: WorkflowEnvironment,
+    member_id: str,
 ) -> None:
     sends, prism = sms_sends
     create_member(settings, member_id, phone="+16502530000", first_name="Ada")
@@ -174,7 +182,9 @@ async def test_an_sms_goes_out_through_twilio_and_a_stop_reply_suppresses_the_nu
     assert sent.status == "sent" and (sent.provider_id or "").startswith("SM")
 
     prism.prefer = "code=400, example=unsubscribed"  # Twilio 21610: the number replied STOP
-    failed = await at().run(sends.send_message, request(member_id, "sms"))
+    failed = await at(client=dev_server_env.client).run(
+        sends.send_message, request(member_id, "sms")
+    )
     assert failed.status == "failed" and "21610" in (failed.reason or "")
     with session_scope(settings.effective_database_url) as session:
         suppression = session.get(Suppression, ("+16502530000", "sms"))
@@ -188,3 +198,122 @@ async def test_an_sms_goes_out_through_twilio_and_a_stop_reply_suppresses_the_nu
         MessageStatus.FAILED,
         MessageStatus.SKIPPED,
     ]
+
+
+def consents_of(settings: Settings, member_id: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(channel, topic) -> (status, source): the member's consent as the send decision reads it."""
+    with session_scope(settings.effective_database_url) as session:
+        rows = session.exec(select(Consent).where(Consent.member_id == member_id))
+        return {(c.channel, c.topic): (c.status, c.source or "") for c in rows}
+
+
+async def test_a_21610_refusal_revokes_sms_consent_like_a_stop_reply(
+    settings: Settings,
+    sms_sends: tuple[SendActivities, "PrismHttpClient"],
+    dev_server_env: WorkflowEnvironment,
+    member_id: str,
+) -> None:
+    """Twilio refusing a send with 21610 means the number texted STOP to our sender, a STOP we
+    never received: the same opt-out as the keyword, for every member with the number."""
+    sends, prism = sms_sends
+    temporal = dev_server_env.client
+    phone = "+16502530002"
+    sibling = unique_member_id()  # a family sharing one phone number
+    create_member(settings, member_id, phone=phone, email="ada@example.com")
+    create_member(settings, sibling, phone=phone)
+    consent(settings, member_id, "sms", "onboarding", "granted")
+    consent(settings, member_id, "sms", "offers", "granted")
+    consent(settings, member_id, "sms", "loyalty", "revoked")  # the member's own choice
+    consent(settings, member_id, "email", "offers", "granted")
+    consent(settings, sibling, "sms", "offers", "granted")
+    refused = request(member_id, "sms")
+
+    prism.prefer = "code=400, example=unsubscribed"
+    failed = await at(client=temporal).run(sends.send_message, refused)
+    retried = await at(client=temporal).run(sends.send_message, refused)
+
+    assert failed.status == "failed"
+    assert failed.reason == (
+        "Twilio 400 (error 21610): recipient unsubscribed (replied STOP): "
+        "Unable to create record: Attempt to send to unsubscribed recipient"
+    )
+    assert retried == failed  # the earlier outcome; nothing is sent or recorded again
+    with session_scope(settings.effective_database_url) as session:
+        suppression = session.get(Suppression, (phone, "sms"))
+        assert suppression is not None
+        assert suppression.reason == "twilio-21610: recipient replied STOP (21610)"
+    assert consents_of(settings, member_id) == {
+        ("sms", "onboarding"): ("revoked", TWILIO_OPTED_OUT),
+        ("sms", "offers"): ("revoked", TWILIO_OPTED_OUT),
+        ("sms", "loyalty"): ("revoked", "test"),  # already revoked: left as the member set it
+        ("email", "offers"): ("granted", "test"),  # another channel
+    }
+    assert consents_of(settings, sibling) == {("sms", "offers"): ("revoked", TWILIO_OPTED_OUT)}
+    # As `consent.updated` events, like every consent change: one per topic revoked.
+    assert len(consent_events(settings, member_id, TWILIO_OPTED_OUT)) == 2
+    assert len(consent_events(settings, sibling, TWILIO_OPTED_OUT)) == 1
+
+    # A START from the number undoes exactly that, as it undoes a STOP, and SMS flows again.
+    await sms_opt_in(temporal, settings, phone, key="sms|SM-start")
+    assert consents_of(settings, member_id) == {
+        ("sms", "onboarding"): ("granted", SMS_START),
+        ("sms", "offers"): ("granted", SMS_START),
+        ("sms", "loyalty"): ("revoked", "test"),
+        ("email", "offers"): ("granted", "test"),
+    }
+    prism.prefer = None
+    again = await at(client=temporal).run(sends.send_message, request(member_id, "sms"))
+    assert again.status == "sent"
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_twilio_throttling_or_outage_is_retried_then_sent_once(
+    settings: Settings,
+    sms_sends: tuple[SendActivities, "PrismHttpClient"],
+    prism_proxy: "PrismProxy",
+    member_id: str,
+    status: int,
+) -> None:
+    sends, prism = sms_sends
+    create_member(settings, member_id, phone="+16502530003")
+    consent(settings, member_id, "sms", "onboarding", "granted")
+    sms = request(member_id, "sms")
+
+    prism.prefer = f"code={status}"
+    with pytest.raises(TransientSendError, match=f"Twilio {status}"):
+        await at().run(sends.send_message, sms)  # the activity fails: Temporal retries it
+    [row] = messages(settings, member_id)
+    assert row.status == MessageStatus.DEFERRED
+    assert (row.reason or "").startswith(f"retrying: Twilio {status}")
+
+    prism.prefer = None
+    sent = await at().run(sends.send_message, sms)
+    again = await at().run(sends.send_message, sms)
+
+    assert sent.status == "sent" and again == sent
+    assert [f.status for f in prism_proxy.messages_created()] == [status, 201]
+    assert [m.status for m in messages(settings, member_id)] == [MessageStatus.SENT]
+
+
+async def test_an_invalid_number_is_suppressed_but_consent_is_left_alone(
+    settings: Settings,
+    sms_sends: tuple[SendActivities, "PrismHttpClient"],
+    prism_proxy: "PrismProxy",
+    member_id: str,
+) -> None:
+    """Twilio 21211: the number is wrong, the member did not say no."""
+    sends, prism = sms_sends
+    phone = "+16502530004"
+    create_member(settings, member_id, phone=phone)
+    consent(settings, member_id, "sms", "onboarding", "granted")
+
+    prism.prefer = "code=400, example=invalid_to"
+    failed = await at().run(sends.send_message, request(member_id, "sms"))
+
+    assert failed.status == "failed" and "error 21211" in (failed.reason or "")
+    with session_scope(settings.effective_database_url) as session:
+        suppression = session.get(Suppression, (phone, "sms"))
+        assert suppression is not None
+        assert suppression.reason == "invalid phone number (21211)"
+    assert consents_of(settings, member_id) == {("sms", "onboarding"): ("granted", "test")}
+    assert len(prism_proxy.messages_created()) == 1

@@ -20,7 +20,8 @@ from tests.api.test_unsubscribe import (
     tamper,
 )
 
-# The welcome journey sends on `onboarding`; messaging.yaml: email unless_revoked, sms granted.
+# The welcome journey sends on `onboarding`, the others on `loyalty`; messaging.yaml: email
+# unless_revoked, sms granted, for both.
 INPUT = re.compile(r"<input ([^>]*)>")
 
 
@@ -72,12 +73,14 @@ def test_page_shows_current_consent_and_only_a_masked_address(
     hidden, ticked, _ = form_of(page)
     shown = sorted(value for name, value in hidden if name == "shown")
     assert shown == [
+        "email:loyalty:on",
         "email:offers:on",
         "email:onboarding:on",  # unless_revoked: on until the member says no
+        "sms:loyalty:off",
         "sms:offers:off",
         "sms:onboarding:off",  # granted rule, never granted
     ]
-    assert ticked == {"email:offers", "email:onboarding"}
+    assert ticked == {"email:loyalty", "email:offers", "email:onboarding"}
     assert "Alice" in page.text and "a•••@example.com" in page.text
     assert "alice@example.com" not in page.text and "612345678" not in page.text
     assert '<html lang="en">' in page.text
@@ -112,7 +115,7 @@ def test_changed_boxes_become_events_and_unchanged_ones_do_not(
     assert all(e.routed for e in events)
     # The page after saving shows the new state; submitting it as is records nothing.
     _, ticked, _ = form_of(saved)
-    assert ticked == {"email:onboarding", "sms:onboarding"}
+    assert ticked == {"email:loyalty", "email:onboarding", "sms:onboarding"}
     submit(client, link, saved)
     assert len(consent_events(api_settings, member_id)) == 2
 
@@ -154,6 +157,7 @@ def test_boxes_the_page_does_not_offer_are_ignored(
     policy = tmp_path / "messaging.yaml"
     policy.write_text(
         "topics:\n  onboarding: {email: unless_revoked, sms: granted}\n"
+        "  loyalty: {email: unless_revoked, sms: granted}\n"
         "  service: {email: always, sms: always}\n"
     )
     settings = api_settings.model_copy(update={"messaging_policy_file": policy})

@@ -35,6 +35,8 @@ TABLES = {
     "journey_version",
     "enrollment",
     "message",
+    "journey_step",
+    "support_action",
 }
 
 

@@ -8,15 +8,18 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 from temporalio.client import Client, ScheduleActionStartWorkflow
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from loyalflow.catalog import Catalog
 from loyalflow.config import Settings
 from loyalflow.loyalty import LoyaltyRules, TierLadder, TierLevel
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, Event, Member
 from loyalflow.models.workflow_io import SweepInput, SweepResult
-from loyalflow.schedules import INACTIVITY_SCHEDULE_ID, ensure_schedules
+from loyalflow.routing import get_catalog
+from loyalflow.schedules import INACTIVITY_SCHEDULE_ID, SEGMENT_SCHEDULE_PREFIX, ensure_schedules
 from loyalflow.worker import build_worker
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 
@@ -26,6 +29,7 @@ WINBACK = """
 id: winback
 name: Win back
 trigger: {event: member.inactive}
+topic: loyalty
 steps:
   - {id: wait_a_month, kind: wait, duration: 30d}
 """
@@ -144,8 +148,10 @@ async def test_the_schedule_follows_the_configuration(
         update={"inactivity": daily.inactivity.model_copy(update={"sweep_cron": "0 * * * *"})}
     )
     client = dev_server_env.client
-    await ensure_schedules(client, settings, daily)
-    await ensure_schedules(client, settings, hourly)  # a second worker with new rules: an update
+    catalog = get_catalog(settings)  # the built-in journeys: reactivation sweeps a segment daily
+    await ensure_schedules(client, settings, daily, catalog)
+    # A second worker with new rules: an update.
+    await ensure_schedules(client, settings, hourly, catalog)
 
     description = await client.get_schedule_handle(INACTIVITY_SCHEDULE_ID).describe()
     upcoming = description.info.next_action_times
@@ -154,4 +160,17 @@ async def test_the_schedule_follows_the_configuration(
     action = description.schedule.action
     assert isinstance(action, ScheduleActionStartWorkflow)
     assert action.workflow == "SegmentSweepWorkflow"
+
+    segment = client.get_schedule_handle(SEGMENT_SCHEDULE_PREFIX + "reactivation")
+    described = await segment.describe()
+    assert all((t.hour, t.minute) == (3, 0) for t in described.info.next_action_times)
+    sweep = described.schedule.action
+    assert isinstance(sweep, ScheduleActionStartWorkflow)
+    [argument] = await client.data_converter.decode(list(sweep.args))
+    assert argument["journey_id"] == "reactivation"
+
+    # The journey is gone from the definitions: its schedule goes too, the inactivity one stays.
+    await ensure_schedules(client, settings, daily, Catalog({}))
+    with pytest.raises(RPCError):
+        await segment.describe()
     await client.get_schedule_handle(INACTIVITY_SCHEDULE_ID).delete()

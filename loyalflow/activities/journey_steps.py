@@ -1,0 +1,99 @@
+"""Activities behind the journey steps that read or change the member: conditions and waits read
+member facts, splits record their assignment, updates change the member through events."""
+
+import asyncio
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from temporalio import activity
+from temporalio.client import Client
+
+from loyalflow.activities.journey_facts import member_facts
+from loyalflow.config import Settings
+from loyalflow.ingest import store_events
+from loyalflow.models.api import EventIn
+from loyalflow.models.db import session_scope
+from loyalflow.models.tables import ExperimentAssignment, Member
+from loyalflow.models.workflow_io import (
+    AssignmentRequest,
+    MemberFacts,
+    MemberFactsRequest,
+    UpdateRequest,
+)
+from loyalflow.routing import route_events
+
+
+def record_assignment(url: str, request: AssignmentRequest) -> str:
+    """The first assignment of a member to an experiment is kept (re-entries see the same group);
+    it is replaced only if its variant no longer exists in the journey."""
+    for _ in range(2):  # a concurrent first assignment wins the insert; read it on the retry
+        try:
+            with session_scope(url) as session:
+                row = session.get(ExperimentAssignment, (request.experiment, request.member_id))
+                if row is not None and row.variant in request.variants:
+                    return row.variant
+                if row is None:
+                    row = ExperimentAssignment(
+                        experiment=request.experiment, member_id=request.member_id, variant=""
+                    )
+                row.variant = request.variant
+                session.add(row)
+                return request.variant
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not record the experiment assignment")
+
+
+def update_events(url: str, request: UpdateRequest) -> list[EventIn]:
+    source = {"source": f"journey:{request.journey_id}.{request.step_id}"}
+    events: list[EventIn] = []
+    if request.award_points:
+        events.append(
+            EventIn(
+                event_id=f"{request.event_id}/points",
+                member_id=request.member_id,
+                type="points.adjusted",
+                occurred_at=request.occurred_at,
+                properties={"points": request.award_points, **source},
+            )
+        )
+    attributes: dict[str, Any] = dict(request.set or {})
+    if request.add_tag:
+        with session_scope(url) as session:
+            member = session.get(Member, request.member_id)
+            tags = list(member.attributes.get("tags", [])) if member else []
+        attributes["tags"] = sorted({*tags, request.add_tag})
+    if attributes:
+        events.append(
+            EventIn(
+                event_id=f"{request.event_id}/profile",
+                member_id=request.member_id,
+                type="profile.updated",
+                occurred_at=request.occurred_at,
+                properties={"attributes": attributes},
+            )
+        )
+    return events
+
+
+class JourneyStepActivities:
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.url = settings.effective_database_url
+
+    @activity.defn(name="load_member_facts")
+    async def load_member_facts(self, request: MemberFactsRequest) -> MemberFacts:
+        return await asyncio.to_thread(member_facts, self.url, request)
+
+    @activity.defn(name="record_assignment")
+    async def record_assignment(self, request: AssignmentRequest) -> str:
+        return await asyncio.to_thread(record_assignment, self.url, request)
+
+    @activity.defn(name="apply_update")
+    async def apply_update(self, request: UpdateRequest) -> None:
+        events = await asyncio.to_thread(update_events, self.url, request)
+        stored = await asyncio.to_thread(store_events, self.url, events)
+        # Stored first (idempotent ids), then routed: an award can lift the member a tier, and
+        # the tier_upgrade journey must hear of it like of any other event.
+        await route_events(self.client, self.settings, [s.event for s in stored if not s.duplicate])
