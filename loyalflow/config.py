@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     # Workflows kept in worker memory between tasks (0 disables sticky execution).
     worker_max_cached_workflows: int = 1000
+    # Unrouted events older than this are routed again by the worker: longer than a slow
+    # request's own routing, or both would route (harmlessly, but twice the work).
+    reroute_grace_seconds: float = Field(default=60, gt=0)
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

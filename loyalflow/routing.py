@@ -31,7 +31,7 @@ from loyalflow.catalog import Catalog, load_catalog
 from loyalflow.config import Settings
 from loyalflow.messaging import policy_from
 from loyalflow.models.conditions import Condition, parse_condition
-from loyalflow.models.db import session_scope
+from loyalflow.models.db import read_scope, session_scope
 from loyalflow.models.journey import Journey, WaitForStep
 from loyalflow.models.tables import Enrollment, Event, JourneyVersion, utcnow
 from loyalflow.models.workflow_io import JourneyInput, MemberEvent, MemberFactsRequest
@@ -40,7 +40,6 @@ from loyalflow.workflows.journey import JourneyWorkflow
 
 log = logging.getLogger(__name__)
 REROUTE_INTERVAL = timedelta(seconds=10)
-REROUTE_GRACE = timedelta(seconds=5)
 ROUTING_CONCURRENCY = 32
 
 
@@ -253,7 +252,7 @@ def listened_events(journey: Journey) -> frozenset[str]:
 
 def _listened_from_db(url: str, running: RunningJourney) -> frozenset[str] | None:
     """An older version's events, from the definition published under its hash."""
-    with session_scope(url) as session:
+    with read_scope(url) as session:
         row = session.get(JourneyVersion, (running.journey_id, running.version))
     return listened_events(Journey.model_validate(row.definition)) if row is not None else None
 
@@ -320,7 +319,7 @@ async def _route_member(
 def _running_enrollments(url: str, member_ids: list[str]) -> dict[str, list[RunningJourney]]:
     """The members' running journeys, in one query for the whole batch."""
     running: dict[str, list[RunningJourney]] = defaultdict(list)
-    with session_scope(url) as session:
+    with read_scope(url) as session:
         rows = session.exec(
             select(Enrollment).where(
                 col(Enrollment.member_id).in_(member_ids), col(Enrollment.exited_at).is_(None)
@@ -362,9 +361,9 @@ async def route_events(client: Client, settings: Settings, events: list[Event]) 
     return len(done) == len(events)
 
 
-def _unrouted(url: str, limit: int) -> list[Event]:
-    cutoff = utcnow() - REROUTE_GRACE
-    with session_scope(url) as session:
+def _unrouted(url: str, limit: int, grace: timedelta) -> list[Event]:
+    cutoff = utcnow() - grace
+    with read_scope(url) as session:
         rows = session.exec(
             select(Event)
             .where(col(Event.routed).is_(False), col(Event.received_at) < cutoff)
@@ -375,7 +374,8 @@ def _unrouted(url: str, limit: int) -> list[Event]:
 
 
 async def reroute_pending(client: Client, settings: Settings, limit: int = 500) -> int:
-    events = await asyncio.to_thread(_unrouted, settings.effective_database_url, limit)
+    grace = timedelta(seconds=settings.reroute_grace_seconds)
+    events = await asyncio.to_thread(_unrouted, settings.effective_database_url, limit, grace)
     if events:
         log.info("re-routing %d event(s) whose routing was interrupted", len(events))
         await route_events(client, settings, events)

@@ -103,6 +103,7 @@ def build_worker(
             sends.send_message,
             sends.abandon_message,
             enrollments.record_progress,
+            enrollments.record_progress_batch,
             segments.sweep_inactive_page,
             segment_journeys.sweep_segment_page,
             steps.load_member_facts,

@@ -39,7 +39,8 @@ async def test_a_process_killed_between_commit_and_routing_loses_nothing(
         update={"temporal_address": dev_server_env.client.service_client.config.target_host}
     )
     create_member(settings, member_id, email="lee@example.com")
-    env = loyalflow_env(settings)
+    # The worker's re-router takes events left unrouted for more than a second.
+    env = {**loyalflow_env(settings), "LOYALFLOW_REROUTE_GRACE_SECONDS": "1"}
 
     # Temporal "answers" on a socket that never speaks: the command commits the event, then hangs
     # on its way to Temporal, and is killed right there, between commit and routing.

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from loyalflow.models.conditions import MEMBER_FIELDS
-from loyalflow.models.db import session_scope
+from loyalflow.models.db import read_scope
 from loyalflow.models.tables import Member
 from loyalflow.models.workflow_io import MemberFacts, MemberFactsRequest
 
@@ -24,7 +24,7 @@ def fact(member: Member, field: str) -> Any:
 
 def member_facts(url: str, request: MemberFactsRequest) -> MemberFacts:
     """`attributes.birthday` reads one custom attribute; `attributes` reads them all."""
-    with session_scope(url) as session:
+    with read_scope(url) as session:
         member = session.get(Member, request.member_id)
         if member is None:
             return MemberFacts(found=False)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from loyalflow.models.db import session_scope
+from loyalflow.models.db import read_scope, session_scope
 from loyalflow.models.tables import Message, MessageStatus, utcnow
 from loyalflow.models.workflow_io import SendRequest, SendResult
 
@@ -41,19 +41,25 @@ def earlier_outcome(url: str, message_id: str) -> SendResult | None:
     provider's answer: the provider may have accepted the message, so it is marked failed
     rather than risking a second copy. Support staff see it and can re-send deliberately.
     """
+    with read_scope(url) as session:  # almost always a first attempt: no row yet
+        row = session.get(Message, message_id)
+    if row is None:
+        return None
+    if row.status == MessageStatus.SENDING:
+        return _write_off_interrupted(url, message_id)
+    return _result(row) if row.status in FINAL_STATES else None
+
+
+def _write_off_interrupted(url: str, message_id: str) -> SendResult:
     with session_scope(url) as session:
         row = session.get(Message, message_id)
-        if row is None:
-            return None
+        assert row is not None  # ledger rows are never deleted
         if row.status == MessageStatus.SENDING:
             row.status = MessageStatus.FAILED
             row.reason = INTERRUPTED_REASON
             row.updated_at = utcnow()
             session.add(row)
-            return _result(row)
-        if row.status in FINAL_STATES:
-            return _result(row)
-        return None
+        return _result(row)
 
 
 def new_row(request: SendRequest, status: MessageStatus) -> Message:

@@ -70,6 +70,10 @@ class ProgressUpdate(BaseModel):
     goal_event_id: str | None = None
 
 
+class ProgressBatch(BaseModel):
+    updates: list[ProgressUpdate]
+
+
 class MemberFactsRequest(BaseModel):
     member_id: str
     fields: list[str]
