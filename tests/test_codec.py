@@ -119,7 +119,11 @@ def payloads_in(message: ProtoMessage, path: str = "") -> Iterator[tuple[str, Pa
 # Not written through the data converter, so never encrypted: search attributes (indexed by the
 # server; no contact details by design) and the SDK's own record of each local activity (its
 # sequence number, type and times).
-NOT_USER_DATA = ("search_attributes", "marker_recorded_event_attributes.details[data]")
+NOT_USER_DATA = (
+    "search_attributes",
+    "marker_recorded_event_attributes.details[data]",
+    "marker_recorded_event_attributes.details[patch-data]",  # the patch's id, set by the SDK
+)
 
 
 def data_payloads(history: History) -> list[tuple[str, Payload]]:
