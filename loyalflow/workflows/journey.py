@@ -217,15 +217,12 @@ class JourneyWorkflow:
             # A durable timer: costs nothing while it waits, and an exit cuts it short.
             await self._sleep_until(result.retry_at)
             if self._exit_reason is not None:
-                await self._flush()
-                await workflow.execute_activity(
+                await self._db_activity(
                     "abandon_message",
                     AbandonRequest(
                         message_id=request.message_id,
                         reason=f"journey exited while the message waited ({self._exit_reason})",
                     ),
-                    start_to_close_timeout=DB_TIMEOUT,
-                    retry_policy=DB_RETRY,
                 )
                 return None
 
@@ -356,8 +353,7 @@ class JourneyWorkflow:
         return target or self._after(step.id)
 
     async def _update(self, step: UpdateStep) -> None:
-        await self._flush()
-        await workflow.execute_activity(
+        await self._db_activity(
             "apply_update",
             UpdateRequest(
                 event_id=f"journey/{workflow.info().workflow_id}/{step.id}/{workflow.uuid4()}",
@@ -369,8 +365,6 @@ class JourneyWorkflow:
                 set=step.set,
                 add_tag=step.add_tag,
             ),
-            start_to_close_timeout=DB_TIMEOUT,
-            retry_policy=DB_RETRY,
         )
         done = [
             f"+{step.award_points} points" if step.award_points else "",
@@ -380,15 +374,25 @@ class JourneyWorkflow:
         self._note(step.id, "updated", "; ".join(d for d in done if d))
 
     async def _facts(self, fields: list[str]) -> dict[str, object]:
-        await self._flush()
-        facts: MemberFacts = await workflow.execute_activity(
+        facts: MemberFacts = await self._db_activity(
             "load_member_facts",
             MemberFactsRequest(member_id=self._input.member_id, fields=fields),
-            result_type=MemberFacts,
+            MemberFacts,
+        )
+        return facts.values
+
+    async def _db_activity(
+        self, name: str, argument: object, result_type: type[Any] | None = None
+    ) -> Any:
+        """A database activity, after what the run kept back is written (it is about to wait)."""
+        await self._flush()
+        return await workflow.execute_activity(
+            name,
+            argument,
+            result_type=result_type,
             start_to_close_timeout=DB_TIMEOUT,
             retry_policy=DB_RETRY,
         )
-        return facts.values
 
     def _condition(self, text: str) -> Condition:
         if text not in self._conditions:
