@@ -53,12 +53,12 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import make_url
 
 from loyalflow.config import Settings
-from loyalflow.ingest import store_events
-from loyalflow.loyalty import rules_from
+from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import get_engine
-from loyalflow.routing import route_events
-from loyalflow.temporal import connect
+from loyalflow.routing.router import route_events
+from loyalflow.rules.loyalty import rules_from
+from loyalflow.runtime.connection import connect
 
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "bench_ingest"
@@ -590,7 +590,7 @@ class DatabaseResult:
     rerouted: list[str] = field(default_factory=list)
 
 
-REROUTED = re.compile(r"^(\S+ \S+) INFO loyalflow.routing re-routing (\d+) event")
+REROUTED = re.compile(r"^(\S+ \S+) INFO loyalflow.routing.router re-routing (\d+) event")
 
 
 def rerouted_lines(log: Path) -> list[str]:

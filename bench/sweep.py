@@ -61,15 +61,15 @@ from sqlmodel import col
 
 from loyalflow.activities.segment_query import prefilter
 from loyalflow.activities.segments import emit_inactive, segment_page
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
-from loyalflow.importer import import_members
-from loyalflow.loyalty import rules_from
+from loyalflow.members.importer import import_members
 from loyalflow.models.conditions import parse_condition
 from loyalflow.models.db import get_engine, upgrade_database
 from loyalflow.models.journey import Journey
 from loyalflow.models.tables import Enrollment, Member
 from loyalflow.models.workflow_io import SweepPageRequest
-from loyalflow.routing import get_catalog
+from loyalflow.rules.loyalty import rules_from
 
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "bench_sweep"

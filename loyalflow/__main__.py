@@ -1,3 +1,3 @@
-from loyalflow.cli import app
+from loyalflow.cli.app import app
 
 app()

@@ -78,9 +78,9 @@ class Settings(BaseSettings):
     codec_cors_origins: Annotated[list[str] | None, NoDecode] = None
 
     program_name: str = "Loyalty Program"
-    loyalty_rules_file: Path = PACKAGE_DIR / "loyalty.yaml"
-    messaging_policy_file: Path = PACKAGE_DIR / "messaging.yaml"
-    journeys_dir: Path = PACKAGE_DIR / "journeys"
+    loyalty_rules_file: Path = PACKAGE_DIR / "rules" / "loyalty.yaml"
+    messaging_policy_file: Path = PACKAGE_DIR / "rules" / "messaging.yaml"
+    journeys_dir: Path = PACKAGE_DIR / "catalog" / "journeys"
     templates_dir: Path = PACKAGE_DIR / "templates"
     # Every message a journey sends must exist in each of these ("en,fr"), checked at load.
     template_locales: Annotated[list[str], NoDecode] = ["en", "fr"]

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.config import Settings
 from loyalflow.models.db import get_engine, upgrade_database
-from loyalflow.temporal import ensure_search_attributes
+from loyalflow.runtime.connection import ensure_search_attributes
 from loyalflow.workflows import search_attributes as sa
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))

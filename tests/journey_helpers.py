@@ -17,12 +17,12 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.config import Settings
-from loyalflow.ingest import store_events, upsert_member
+from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, Message
 from loyalflow.models.workflow_io import JourneyResult
-from loyalflow.routing import route_events
+from loyalflow.routing.router import route_events
 
 
 def create_member(settings: Settings, member_id: str, **fields: Any) -> None:

@@ -10,10 +10,19 @@ from typing import Any, Literal
 from sqlmodel import Session, col, select
 
 from loyalflow.activities.ledger import new_row
-from loyalflow.messaging import Channel, MessagingPolicy, QuietHours, human_duration
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Consent, Member, Message, MessageStatus, Suppression, utcnow
+from loyalflow.models.tables import (
+    Consent,
+    Member,
+    Message,
+    MessageStatus,
+    Suppression,
+    normalise_address,
+    utcnow,
+)
+from loyalflow.models.template_vars import member_context
 from loyalflow.models.workflow_io import SendRequest
+from loyalflow.rules.messaging import Channel, MessagingPolicy, QuietHours, human_duration
 
 # Rows that count against a frequency cap: the message left, or is leaving.
 COUNTED = (
@@ -35,33 +44,6 @@ class Decision:
     locale: str = "en"
     timezone: str = "UTC"
     member: dict[str, Any] | None = None
-
-
-def normalise_address(channel: str, address: str) -> str:
-    return address.lower() if channel == "email" else address
-
-
-def member_context(member: Member) -> dict[str, Any]:
-    """What templates may use: no internals, no other members' data."""
-    return {
-        "id": member.id,
-        "first_name": member.first_name,
-        "email": member.email,
-        "tier": member.tier,
-        "points": member.points,
-        "joined_at": member.joined_at,
-        "first_purchase_at": member.first_purchase_at,
-        "last_purchase_at": member.last_purchase_at,
-        "last_activity_at": member.last_activity_at,
-        "purchase_count": member.purchase_count,
-        "total_spent": member.total_spent,
-        "tags": member.attributes.get("tags", []),
-        "attributes": dict(member.attributes),
-    }
-
-
-# The names `member.*` offers templates (what the journey validator checks templates against).
-MEMBER_FIELDS = frozenset(member_context(Member(id="-")))
 
 
 def decide(url: str, request: SendRequest, policy: MessagingPolicy, now: datetime) -> Decision:

@@ -8,9 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.client import Client
 
-from loyalflow.activities.journey_facts import member_facts
 from loyalflow.config import Settings
-from loyalflow.ingest import store_events
+from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import ExperimentAssignment, Member
@@ -20,7 +19,8 @@ from loyalflow.models.workflow_io import (
     MemberFactsRequest,
     UpdateRequest,
 )
-from loyalflow.routing import route_events
+from loyalflow.routing.member_facts import member_facts
+from loyalflow.routing.router import route_events
 
 
 def record_assignment(url: str, request: AssignmentRequest) -> str:

@@ -10,15 +10,17 @@ from sqlmodel.sql.expression import SelectOfScalar
 from temporalio import activity
 from temporalio.client import Client
 
-from loyalflow.activities.journey_facts import fact
 from loyalflow.activities.segment_query import prefilter
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
 from loyalflow.models.conditions import parse_condition
 from loyalflow.models.db import session_scope
 from loyalflow.models.journey import SEGMENT_TRIGGER_TYPE, Journey
 from loyalflow.models.tables import Enrollment, Event, Member
 from loyalflow.models.workflow_io import MemberEvent, SweepPage, SweepPageRequest
-from loyalflow.routing import get_catalog, route_events, start_journey
+from loyalflow.routing.member_facts import fact
+from loyalflow.routing.router import route_events
+from loyalflow.routing.start import start_journey
 
 
 def inactive_event_id(member_id: str, bucket: int, last_activity: datetime) -> str:

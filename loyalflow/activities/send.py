@@ -23,11 +23,11 @@ from loyalflow.activities.channels.sms import UNSUBSCRIBED_RECIPIENT
 from loyalflow.activities.decision import Decision, decide
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
 from loyalflow.config import Settings
-from loyalflow.consent import TWILIO_OPTED_OUT, sms_opt_out, suppress
-from loyalflow.messaging import MessagingPolicy
+from loyalflow.members.consent import TWILIO_OPTED_OUT, sms_opt_out, suppress
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
-from loyalflow.tokens import preferences_url, unsubscribe_url
+from loyalflow.rules.messaging import MessagingPolicy
+from loyalflow.security.tokens import preferences_url, unsubscribe_url
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_SECONDS = 2.0

@@ -18,11 +18,11 @@ from loyalflow.api.routes import (
     twilio,
     unsubscribe,
 )
+from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings, get_settings
-from loyalflow.loyalty import rules_from
 from loyalflow.models.db import assert_schema_current
-from loyalflow.routing import get_catalog, publish_versions
-from loyalflow.temporal import connect
+from loyalflow.rules.loyalty import rules_from
+from loyalflow.runtime.connection import connect
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

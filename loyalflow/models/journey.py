@@ -2,7 +2,7 @@
 
 A journey is a list of steps. Each step goes on to the step below it unless it names another
 (`next`, or the targets of `branch`, `split` and `wait_for`); the last step ends the journey.
-Loading checks the shape here; `loyalflow.journey_checks` checks the graph and the templates.
+Loading checks the shape here; `loyalflow.catalog.checks` checks the graph and the templates.
 
 Workflow code imports this module, so it must stay free of I/O (no files, no database).
 """

@@ -203,3 +203,8 @@ class SupportAction(SQLModel, table=True):
     message_id: str | None = Field(default=None, max_length=64)
     new_message_id: str | None = Field(default=None, max_length=64)
     detail: str | None = Field(default=None, max_length=500)
+
+
+def normalise_address(channel: str, address: str) -> str:
+    """The form suppressions are keyed by: email addresses compare case-insensitively."""
+    return address.lower() if channel == "email" else address

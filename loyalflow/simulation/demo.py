@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.models.api import EventIn
-from loyalflow.routing import get_catalog
 from loyalflow.simulation.demo_program import PlannedEvent, Program, build_program
 from loyalflow.simulation.environment import Simulation, simulation
 from loyalflow.simulation.stats import Summary, summarise

@@ -25,17 +25,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings, get_settings
-from loyalflow.ingest import store_events, upsert_member
-from loyalflow.loyalty import LoyaltyRules, rules_from
+from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import get_engine, upgrade_database
 from loyalflow.models.tables import Event
 from loyalflow.models.workflow_io import SweepInput, SweepResult
-from loyalflow.routing import get_catalog, route_events
+from loyalflow.routing.router import route_events
+from loyalflow.rules.loyalty import LoyaltyRules, rules_from
+from loyalflow.runtime.connection import ensure_search_attributes
+from loyalflow.runtime.worker import build_worker
 from loyalflow.simulation.worker_process import worker_environment
-from loyalflow.temporal import ensure_search_attributes
-from loyalflow.worker import build_worker
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 
 # Long enough for any in-flight activity to finish in real time: the server cannot skip past

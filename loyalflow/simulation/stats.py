@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, func, select
 
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.models.db import session_scope
 from loyalflow.models.journey import Journey, SplitStep
 from loyalflow.models.tables import Enrollment, Event, Member, Message
-from loyalflow.routing import get_catalog
 
 if TYPE_CHECKING:
     from loyalflow.simulation.environment import Simulation

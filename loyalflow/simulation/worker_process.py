@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from loyalflow.config import Settings
-from loyalflow.worker import build_worker
+from loyalflow.runtime.worker import build_worker
 
 # Provider and codec settings of the operator's environment must not leak into a simulation.
 _DROPPED = (

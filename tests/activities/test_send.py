@@ -16,10 +16,10 @@ from loyalflow.activities.decision import decide
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
-from loyalflow.messaging import policy_from
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import MessageStatus, Suppression
 from loyalflow.models.workflow_io import SendRequest
+from loyalflow.rules.messaging import policy_from
 from tests.journey_helpers import create_member, messages
 from tests.smtp_server import SmtpServer
 

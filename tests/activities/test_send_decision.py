@@ -16,16 +16,16 @@ from loyalflow.activities.decision import decide
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
-from loyalflow.consent import SMS_START, TWILIO_OPTED_OUT, sms_opt_in, suppress
-from loyalflow.messaging import MessagingPolicy, policy_from
+from loyalflow.members.consent import SMS_START, TWILIO_OPTED_OUT, sms_opt_in, suppress
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Consent, MessageStatus, Suppression
 from loyalflow.models.workflow_io import SendRequest
+from loyalflow.rules.messaging import MessagingPolicy, policy_from
 from tests.activities.test_send import at
 from tests.api.test_unsubscribe import consent_events
 from tests.conftest import unique_member_id
 from tests.journey_helpers import create_member, messages
-from tests.test_member_state import event, ingest, rules
+from tests.members.test_state import event, ingest, rules
 
 if TYPE_CHECKING:
     from tests.prism import PrismHttpClient, PrismProxy

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from loyalflow.api.app import create_app
 from loyalflow.api.routes.preferences import FORM_TYPE
 from loyalflow.config import Settings
-from loyalflow.tokens import make_token, preferences_url, unsubscribe_url
+from loyalflow.security.tokens import make_token, preferences_url, unsubscribe_url
 from tests.api.test_unsubscribe import (
     consent_events,
     consents,

@@ -11,7 +11,7 @@ from temporalio.worker import Worker
 
 from loyalflow.api.app import create_app
 from loyalflow.config import Settings
-from loyalflow.worker import build_worker
+from loyalflow.runtime.worker import build_worker
 from tests.api.conftest import API_TOKEN
 from tests.journey_helpers import (
     create_member,

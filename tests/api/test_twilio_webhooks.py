@@ -19,7 +19,7 @@ from loyalflow.api.app import create_app
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Message, MessageStatus, Suppression
-from loyalflow.tokens import preferences_url
+from loyalflow.security.tokens import preferences_url
 from tests.api.test_unsubscribe import consent_events, consents, put_member, set_consent
 
 AUTH_TOKEN = "twilio-auth-token-for-tests"

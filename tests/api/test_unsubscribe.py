@@ -11,12 +11,12 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlmodel import col, select
 
-from loyalflow import tokens
 from loyalflow.api.app import create_app
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event
-from loyalflow.tokens import (
+from loyalflow.security import tokens
+from loyalflow.security.tokens import (
     TokenExpired,
     TokenPayload,
     TokenTampered,

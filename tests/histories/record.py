@@ -18,12 +18,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.activities.segments import segment_trigger
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
 from loyalflow.models.db import upgrade_database
 from loyalflow.models.experiments import assign_variant
-from loyalflow.routing import get_catalog, start_journey
-from loyalflow.temporal import ensure_search_attributes
-from loyalflow.worker import build_worker
+from loyalflow.routing.start import start_journey
+from loyalflow.runtime.connection import ensure_search_attributes
+from loyalflow.runtime.worker import build_worker
 from tests.conftest import TEMPORAL_TEST_SERVER
 from tests.journey_helpers import (
     create_member,

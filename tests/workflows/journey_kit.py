@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from loyalflow.config import Settings
 from loyalflow.models.journey import Journey
 from loyalflow.models.workflow_io import JourneyInput, JourneyResult, MemberEvent, TrailEntry
-from loyalflow.worker import build_worker
+from loyalflow.runtime.worker import build_worker
 from loyalflow.workflows.journey import JourneyWorkflow
 from tests.journey_helpers import stop_running_journeys
 

@@ -12,7 +12,7 @@ from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, Event, Member
 from loyalflow.models.workflow_io import ExitRequest, JourneyResult, SweepInput, SweepResult
-from loyalflow.routing import route_events
+from loyalflow.routing.router import route_events
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 from tests.journey_helpers import create_member, enrollment, send_event, wait_for_timer
 from tests.workflows.journey_kit import journey_worker, with_journeys

@@ -12,15 +12,19 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from loyalflow.catalog import Catalog
+from loyalflow.catalog.loader import Catalog
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
-from loyalflow.loyalty import LoyaltyRules, TierLadder, TierLevel
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, Event, Member
 from loyalflow.models.workflow_io import SweepInput, SweepResult
-from loyalflow.routing import get_catalog
-from loyalflow.schedules import INACTIVITY_SCHEDULE_ID, SEGMENT_SCHEDULE_PREFIX, ensure_schedules
-from loyalflow.worker import build_worker
+from loyalflow.routing.schedules import (
+    INACTIVITY_SCHEDULE_ID,
+    SEGMENT_SCHEDULE_PREFIX,
+    ensure_schedules,
+)
+from loyalflow.rules.loyalty import LoyaltyRules, TierLadder, TierLevel
+from loyalflow.runtime.worker import build_worker
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 
 AS_OF = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)

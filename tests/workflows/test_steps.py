@@ -21,7 +21,7 @@ from loyalflow.models.db import session_scope
 from loyalflow.models.experiments import assign_variant
 from loyalflow.models.tables import Event, ExperimentAssignment, Member
 from loyalflow.models.workflow_io import ExitRequest, JourneyResult, MemberEvent
-from loyalflow.routing import route_events
+from loyalflow.routing.router import route_events
 from loyalflow.workflows.journey import JourneyWorkflow
 from tests.journey_helpers import (
     create_member,

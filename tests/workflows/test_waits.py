@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.config import Settings
-from loyalflow.temporal import ensure_search_attributes
+from loyalflow.runtime.connection import ensure_search_attributes
 from loyalflow.workflows.timing import date_wait_target, next_local_time
 from tests.conftest import TEMPORAL_TEST_SERVER
 from tests.journey_helpers import (

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from loyalflow.config import Settings
-from loyalflow.worker import build_worker
+from loyalflow.runtime.worker import build_worker
 from tests.journey_helpers import (
     create_member,
     enrollment,

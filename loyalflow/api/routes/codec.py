@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
 from loyalflow.api.deps import SettingsDep, TemporalDep
-from loyalflow.codec import CodecError, EncryptionCodec
+from loyalflow.security.codec import CodecError, EncryptionCodec
 
 PREFIX = "/codec"
 router = APIRouter(prefix=PREFIX, tags=["codec"])

@@ -3,10 +3,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
-from loyalflow.ingest import EventsRejected, store_events
-from loyalflow.loyalty import rules_from
+from loyalflow.members.ingest import EventsRejected, store_events
 from loyalflow.models.api import EventIn, EventOutcome, IngestResponse
-from loyalflow.routing import route_events
+from loyalflow.routing.router import route_events
+from loyalflow.rules.loyalty import rules_from
 
 router = APIRouter(tags=["events"])
 MAX_BATCH = 1000

@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from loyalflow.api.deps import SettingsDep, TokenDep
-from loyalflow.ingest import get_member, upsert_member
+from loyalflow.members.ingest import get_member, upsert_member
 from loyalflow.models.api import MEMBER_ID_PATTERN, MemberIn, MemberOut
 
 router = APIRouter(prefix="/members", tags=["members"])

@@ -21,7 +21,7 @@ from loyalflow.api.deps import SettingsDep, TemporalDep
 from loyalflow.api.routes.unsubscribe import checked_link
 from loyalflow.api.templates import mask_email, page
 from loyalflow.config import Settings
-from loyalflow.consent import MemberConsents, member_consents, record_changes
+from loyalflow.members.consent import MemberConsents, member_consents, record_changes
 from loyalflow.models.api import ConsentChange
 
 router = APIRouter(prefix="/preferences", tags=["links"])

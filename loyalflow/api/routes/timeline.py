@@ -5,7 +5,7 @@ from fastapi import APIRouter, HTTPException, status
 from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
 from loyalflow.api.routes.members import MemberIdPath
 from loyalflow.models.timeline import Timeline
-from loyalflow.timeline import member_timeline
+from loyalflow.support.timeline import member_timeline
 
 router = APIRouter(prefix="/members", tags=["members"])
 

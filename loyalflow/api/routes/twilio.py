@@ -27,7 +27,7 @@ from loyalflow.activities.ledger import INTERRUPTED_REASON
 from loyalflow.api.deps import SettingsDep, TemporalDep
 from loyalflow.api.templates import pick_locale, render
 from loyalflow.config import Settings
-from loyalflow.consent import (
+from loyalflow.members.consent import (
     SMS_STOP,
     TWILIO_OPTED_OUT,
     load_member,

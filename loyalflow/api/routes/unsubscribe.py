@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse
 from loyalflow.api.deps import SettingsDep, TemporalDep
 from loyalflow.api.templates import accepted_languages, mask_email, page
 from loyalflow.config import Settings
-from loyalflow.consent import MemberNotFound, load_member, record_changes
+from loyalflow.members.consent import MemberNotFound, load_member, record_changes
 from loyalflow.models.api import ConsentChange
 from loyalflow.models.tables import Member
-from loyalflow.tokens import (
+from loyalflow.security.tokens import (
     Purpose,
     TokenExpired,
     TokenPayload,

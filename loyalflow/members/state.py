@@ -1,0 +1,131 @@
+"""How events change a member: counters, points, tier, consent, profile; and the derived events.
+
+Runs inside the ingest transaction, with the member row locked, so concurrent events for one
+member apply one after the other and derived events (e.g. `purchase.first`) happen exactly once.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from loyalflow.models.api import ConsentChange, MemberIn
+from loyalflow.models.tables import Consent, Event, Member, utcnow
+from loyalflow.rules.loyalty import LoyaltyRules
+
+SPEND_WINDOW = timedelta(days=365)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Derived:
+    type: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+# What the member did themselves. Points a journey awards or a profile an admin edits are not
+# activity: a win-back bonus must not make the member look active again.
+MEMBER_ACTIVITY = frozenset({"member.joined", "purchase", "visit"})
+
+
+def apply_profile(member: Member, data: MemberIn) -> None:
+    """Only the fields present in `data` change; attributes merge key by key."""
+    for name in data.model_fields_set:
+        value = getattr(data, name)
+        if name == "attributes":
+            value = {**member.attributes, **value}
+        setattr(member, name, value)
+    member.updated_at = utcnow()
+
+
+def apply_event(
+    session: Session, member: Member, event: Event, rules: LoyaltyRules
+) -> list[Derived]:
+    at: datetime = event.occurred_at
+    if event.type in MEMBER_ACTIVITY:
+        member.last_activity_at = max(filter(None, (member.last_activity_at, at)))
+    member.updated_at = utcnow()
+    derived: list[Derived] = []
+    tier_before = member.tier or rules.tiers.tier_for(0)
+
+    if event.type == "member.joined" and member.joined_at is None:
+        member.joined_at = at
+    elif event.type == "purchase":
+        derived += _purchase(member, event, rules)
+    elif event.type == "points.adjusted":
+        member.points += int(event.properties["points"])
+    elif event.type == "consent.updated":
+        _consent(session, member, ConsentChange.model_validate(event.properties), at)
+    elif event.type == "profile.updated":
+        apply_profile(member, MemberIn.model_validate(event.properties))
+
+    member.tier = _next_tier(session, member, event, rules, tier_before)
+    if member.tier != tier_before:
+        change = (
+            "upgraded"
+            if rules.tiers.rank(member.tier) > rules.tiers.rank(tier_before)
+            else "downgraded"
+        )
+        derived.append(Derived(f"tier.{change}", {"from": tier_before, "to": member.tier}))
+    return derived
+
+
+def money(value: object) -> Decimal:
+    """Through `str`, so 120.99 stays 120.99 and is not the nearest binary float."""
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _purchase(member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
+    amount = money(event.properties.get("amount", 0))
+    points = rules.points_for(amount)
+    member.points += points
+    member.total_spent = money(member.total_spent) + amount
+    if amount < 0:  # a refund: money and points go back, it is not another purchase
+        return []
+    member.purchase_count += 1
+    member.first_purchase_at = min(filter(None, (member.first_purchase_at, event.occurred_at)))
+    member.last_purchase_at = max(filter(None, (member.last_purchase_at, event.occurred_at)))
+    if member.purchase_count == 1:
+        return [Derived("purchase.first", {"amount": float(amount), "points": points})]
+    return []
+
+
+def _consent(session: Session, member: Member, change: ConsentChange, at: datetime) -> None:
+    row = session.get(Consent, (member.id, change.channel, change.topic))
+    if row is not None and row.at > at:
+        return  # an older decision arriving late does not override a newer one
+    if row is None:
+        row = Consent(
+            member_id=member.id, channel=change.channel, topic=change.topic, status=change.status
+        )
+    row.status, row.source, row.at = change.status, change.source, at
+    session.add(row)
+
+
+def _spend_12m(session: Session, member: Member, event: Event) -> Decimal:
+    since = event.occurred_at - SPEND_WINDOW
+    amounts = session.exec(
+        select(Event.properties).where(
+            Event.member_id == member.id,
+            Event.type == "purchase",
+            col(Event.occurred_at) > since,
+            col(Event.occurred_at) <= event.occurred_at,
+            Event.event_id != event.event_id,
+        )
+    )
+    earlier = sum((money(props.get("amount", 0)) for props in amounts), Decimal(0))
+    current = money(event.properties.get("amount", 0)) if event.type == "purchase" else Decimal(0)
+    return earlier + current
+
+
+def _next_tier(
+    session: Session, member: Member, event: Event, rules: LoyaltyRules, current: str
+) -> str:
+    ladder = rules.tiers
+    basis = member.points if ladder.basis == "points" else _spend_12m(session, member, event)
+    earned = ladder.tier_for(basis)
+    if ladder.rank(earned) < ladder.rank(current) and ladder.downgrade == "never":
+        return current
+    return earned

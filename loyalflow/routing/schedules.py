@@ -1,0 +1,90 @@
+"""Temporal Schedules for time-based triggers, created or updated from configuration at start-up."""
+
+import logging
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from loyalflow.catalog.loader import Catalog
+from loyalflow.config import Settings
+from loyalflow.models.journey import Journey
+from loyalflow.models.workflow_io import SweepInput
+from loyalflow.rules.loyalty import LoyaltyRules
+from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
+
+log = logging.getLogger(__name__)
+INACTIVITY_SCHEDULE_ID = "loyalflow-inactivity-sweep"
+SEGMENT_SCHEDULE_PREFIX = "loyalflow-segment-"
+
+
+def inactivity_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SegmentSweepWorkflow.run,
+            SweepInput(buckets_days=list(rules.inactivity.buckets_days)),
+            id="segment-sweep-inactivity",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(cron_expressions=[rules.inactivity.sweep_cron]),
+        # A sweep still running when the next is due: skip the next, never run two at once.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+def segment_schedule(settings: Settings, journey: Journey) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SegmentSweepWorkflow.run,
+            SweepInput(journey_id=journey.id),
+            id=f"segment-sweep-{journey.id}",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(cron_expressions=[journey.trigger.cron]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+def wanted_schedules(
+    settings: Settings, rules: LoyaltyRules, catalog: Catalog
+) -> dict[str, Schedule]:
+    """Every schedule the configuration asks for: the inactivity sweep, one per segment journey."""
+    wanted = {INACTIVITY_SCHEDULE_ID: inactivity_schedule(settings, rules)}
+    for journey in catalog.journeys.values():
+        if journey.trigger.segment is not None:
+            wanted[SEGMENT_SCHEDULE_PREFIX + journey.id] = segment_schedule(settings, journey)
+    return wanted
+
+
+async def ensure_schedules(
+    client: Client, settings: Settings, rules: LoyaltyRules, catalog: Catalog
+) -> None:
+    """Idempotent: every worker calls it; schedules follow the current configuration, and the
+    schedule of a journey that is gone or no longer segment-triggered is deleted."""
+    wanted = wanted_schedules(settings, rules, catalog)
+    for schedule_id, schedule in wanted.items():
+        await _create_or_update(client, schedule_id, schedule)
+    async for listed in await client.list_schedules():
+        if listed.id.startswith(SEGMENT_SCHEDULE_PREFIX) and listed.id not in wanted:
+            await client.get_schedule_handle(listed.id).delete()
+            log.info("deleted schedule %s: its journey no longer sweeps a segment", listed.id)
+
+
+async def _create_or_update(client: Client, schedule_id: str, schedule: Schedule) -> None:
+    try:
+        await client.create_schedule(schedule_id, schedule)
+        log.info("created schedule %s", schedule_id)
+    except ScheduleAlreadyRunningError:
+
+        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(schedule_id).update(replace)

@@ -1,0 +1,131 @@
+"""Starting a journey entry: the re-entry rule, the enrollment row, then the workflow.
+
+The enrollment is recorded before the start so that signals find it; the workflow id makes the
+start idempotent, so a repeated routing never starts a second run of the same entry.
+"""
+
+import asyncio
+import contextlib
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from temporalio.client import Client
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from loyalflow.config import Settings
+from loyalflow.models.db import session_scope
+from loyalflow.models.journey import Journey
+from loyalflow.models.tables import Enrollment, Event, utcnow
+from loyalflow.models.workflow_io import JourneyInput, MemberEvent
+from loyalflow.workflows import search_attributes as sa
+from loyalflow.workflows.journey import JourneyWorkflow
+
+# Contact details a profile event may carry: never copied into Temporal (inputs, signals).
+CONTACT_FIELDS = frozenset({"email", "phone", "first_name"})
+
+
+def signal_payload(event: Event) -> MemberEvent:
+    """The event as journeys see it (trigger and signals), without contact details."""
+    return MemberEvent(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        properties={k: v for k, v in event.properties.items() if k not in CONTACT_FIELDS},
+    )
+
+
+def _entry_to_start(url: str, journey: Journey, member_id: str, trigger: MemberEvent) -> int | None:
+    """Records the enrollment before the start, so signals find it. Returns the entry number to
+    start, or None when the re-entry rule says no. Idempotent: the same trigger event gives the
+    same entry (whose start is then a no-op by workflow id)."""
+    policy = journey.re_entry
+    with session_scope(url) as session:
+        entries = list(
+            session.exec(
+                select(Enrollment)
+                .where(Enrollment.journey_id == journey.id, Enrollment.member_id == member_id)
+                .order_by(col(Enrollment.entry))
+            )
+        )
+        for existing in entries:
+            if existing.trigger_event_id == trigger.event_id:
+                # Routed before (the re-router repeats interrupted routings): start it again
+                # only if it may not have started; a finished entry is not restarted.
+                return existing.entry if existing.exited_at is None else None
+        if entries:
+            last = entries[-1]
+            if policy.policy == "never":
+                return None
+            if policy.policy == "after_exit":
+                if last.exited_at is None:
+                    return None
+                if policy.cooldown and trigger.occurred_at < last.exited_at + policy.cooldown:
+                    return None
+            if (
+                policy.policy == "always"
+                and policy.cooldown
+                and trigger.occurred_at < last.entered_at + policy.cooldown
+            ):
+                return None
+        entry = entries[-1].entry + 1 if entries else 1
+        session.add(
+            Enrollment(
+                workflow_id=journey.workflow_id(member_id, entry),
+                journey_id=journey.id,
+                journey_version=journey.version,
+                member_id=member_id,
+                entry=entry,
+                trigger_event_id=trigger.event_id,
+                entered_at=utcnow(),
+            )
+        )
+        return entry
+
+
+def _try_entry(url: str, journey: Journey, member_id: str, trigger: MemberEvent) -> int | None:
+    try:
+        return _entry_to_start(url, journey, member_id, trigger)
+    except IntegrityError:
+        # Another router took this entry number at the same moment, for another event.
+        return _entry_to_start(url, journey, member_id, trigger)
+
+
+async def start_journey(
+    client: Client, settings: Settings, journey: Journey, member_id: str, trigger: MemberEvent
+) -> str | None:
+    """Starts an entry of `journey` for the member if its re-entry rule allows; its workflow id."""
+    url = settings.effective_database_url
+    entry = await asyncio.to_thread(_try_entry, url, journey, member_id, trigger)
+    if entry is None:
+        return None
+    workflow_id = journey.workflow_id(member_id, entry)
+    # A closed run with this id means this entry already happened.
+    with contextlib.suppress(WorkflowAlreadyStartedError):
+        await client.start_workflow(
+            JourneyWorkflow.run,
+            JourneyInput(
+                journey=journey,
+                member_id=member_id,
+                entry=entry,
+                trigger=trigger,
+                version=journey.version,
+            ),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(sa.MEMBER_ID, member_id),
+                    SearchAttributePair(sa.JOURNEY_ID, journey.id),
+                    SearchAttributePair(sa.JOURNEY_VERSION, journey.version),
+                ]
+            ),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    return workflow_id

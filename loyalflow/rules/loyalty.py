@@ -1,0 +1,90 @@
+"""Loyalty rules as configuration: points per currency unit and the tier ladder."""
+
+import math
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from loyalflow.rules.files import ConfigFileError, load_yaml_model
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TierLevel(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    threshold: Annotated[float, Field(ge=0)]
+
+
+class TierLadder(_Strict):
+    basis: Literal["points", "spend_12m"] = "points"
+    downgrade: Literal["never", "immediate"] = "never"
+    levels: Annotated[tuple[TierLevel, ...], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _ascending_from_zero(self) -> "TierLadder":
+        if self.levels[0].threshold != 0:
+            raise ValueError("the first tier's threshold must be 0 (every member has a tier)")
+        thresholds = [level.threshold for level in self.levels]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tier thresholds must be strictly ascending")
+        names = [level.name for level in self.levels]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must be unique")
+        return self
+
+    def tier_for(self, value: float | Decimal) -> str:
+        """The highest tier reached; below zero (a refund after points were spent) the lowest."""
+        reached = [level.name for level in self.levels if level.threshold <= value]
+        return reached[-1] if reached else self.levels[0].name
+
+    def rank(self, tier: str | None) -> int:
+        names = [level.name for level in self.levels]
+        return names.index(tier) if tier in names else -1
+
+
+class Inactivity(_Strict):
+    """Recency buckets: a member idle this many days gets a `member.inactive` event, once each."""
+
+    buckets_days: Annotated[tuple[Annotated[int, Field(gt=0)], ...], Field(min_length=1)] = (
+        90,
+        180,
+        365,
+    )
+    sweep_cron: str = "0 3 * * *"  # when the sweep runs, UTC
+
+    @model_validator(mode="after")
+    def _ascending(self) -> "Inactivity":
+        if list(self.buckets_days) != sorted(set(self.buckets_days)):
+            raise ValueError("inactivity buckets must be strictly ascending")
+        return self
+
+
+class LoyaltyRules(_Strict):
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
+    points_per_unit: Annotated[float, Field(ge=0)] = 1
+    tiers: TierLadder
+    inactivity: Inactivity = Inactivity()
+
+    def points_for(self, amount: Decimal) -> int:
+        """Rounded down for a purchase; a refund takes back what the same amount earned."""
+        earned = math.floor(abs(amount) * Decimal(str(self.points_per_unit)))
+        return earned if amount >= 0 else -earned
+
+
+# Kept as a name of its own so callers can catch this file's errors specifically.
+LoyaltyRulesError = ConfigFileError
+
+
+def load_rules(path: Path) -> LoyaltyRules:
+    return load_yaml_model(path, LoyaltyRules, "loyalty rules")
+
+
+@lru_cache(maxsize=4)
+def rules_from(path: Path) -> LoyaltyRules:
+    """Loaded once per process; a changed file takes effect when the process restarts."""
+    return load_rules(path)

@@ -1,0 +1,184 @@
+"""`loyalflow up`: one process tree (Temporal, worker, API) that stops cleanly on Ctrl-C/SIGTERM."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from loyalflow.config import Settings
+from loyalflow.models.db import upgrade_database
+from loyalflow.runtime.connection import connect
+from loyalflow.runtime.embedded import dev_server_command
+
+STOP_TIMEOUT_SECONDS = 20
+RESTART_DELAY_SECONDS = 2.0
+
+
+class StartupFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    restart: bool
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = field(default=0)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(self.command, env=env)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, console: Console) -> None:
+        self.settings = settings
+        self.console = console
+        self.children: list[Child] = []
+        self.stopping = False
+        self.env = self._child_env()
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["LOYALFLOW_HOME"] = str(self.settings.home)
+        env["LOYALFLOW_TEMPORAL_ADDRESS"] = self.settings.effective_temporal_address
+        return env
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_all()
+        except StartupFailed as exc:
+            self.console.print(f"[red]loyalflow up failed:[/red] {exc}")
+            self._stop_all()
+            return 1
+        if not self.stopping:
+            self._print_endpoints()
+        code = self._watch()
+        self._stop_all()
+        return code
+
+    def _start_all(self) -> None:
+        cli = [sys.executable, "-m", "loyalflow"]
+        if self.settings.embedded_temporal:
+            temporal = Child("temporal", dev_server_command(self.settings), restart=False)
+            self._launch(temporal)
+            self._wait_for_temporal(temporal)
+        self.console.print("applying database migrations…")
+        upgrade_database(self.settings.effective_database_url)
+        self._launch(Child("worker", [*cli, "worker"], restart=True))
+        api = Child("api", [*cli, "api"], restart=True)
+        self._launch(api)
+        self._wait_for_api(api)
+
+    def _launch(self, child: Child) -> None:
+        child.start(self.env)
+        self.children.append(child)
+
+    def _wait_for_temporal(self, temporal: Child, timeout: float = 60) -> None:
+        self.console.print("starting the embedded Temporal server…")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping:
+            if not temporal.alive:
+                raise StartupFailed(
+                    f"the Temporal dev server exited (port {self.settings.temporal_port} or "
+                    f"{self.settings.temporal_ui_port} in use? set LOYALFLOW_TEMPORAL_PORT / "
+                    "LOYALFLOW_TEMPORAL_UI_PORT)"
+                )
+            try:
+                asyncio.run(connect(self.settings, wait_seconds=0))
+                return
+            except Exception:
+                time.sleep(0.3)
+        if not self.stopping:
+            raise StartupFailed(f"Temporal did not answer within {timeout:.0f}s")
+
+    def _wait_for_api(self, api: Child, timeout: float = 60) -> None:
+        url = f"{self._api_url}/healthz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stopping:
+            if not api.alive:
+                raise StartupFailed(
+                    f"the API exited during start-up (port {self.settings.api_port} in use? "
+                    "set LOYALFLOW_API_PORT)"
+                )
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        if not self.stopping:
+            raise StartupFailed(f"the API did not answer on {url} within {timeout:.0f}s")
+
+    @property
+    def _api_url(self) -> str:
+        return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    def _print_endpoints(self) -> None:
+        s = self.settings
+        table = Table(title="loyalflow is running", show_header=False, title_justify="left")
+        table.add_row("API", self._api_url)
+        table.add_row("API docs", f"{self._api_url}/docs")
+        table.add_row(
+            "Temporal", s.effective_temporal_address + f" (namespace {s.temporal_namespace})"
+        )
+        if s.embedded_temporal:
+            table.add_row("Temporal Web UI", f"http://127.0.0.1:{s.temporal_ui_port}")
+        database = make_url(s.effective_database_url).render_as_string(hide_password=True)
+        table.add_row("Database", database)
+        table.add_row(
+            "Email", f"SMTP {s.smtp_host}:{s.smtp_port}" if s.smtp_host else str(s.outbox_dir)
+        )
+        self.console.print(table)
+        self.console.print("Press Ctrl-C to stop.")
+
+    def _watch(self) -> int:
+        while not self.stopping:
+            for child in self.children:
+                if child.alive or self.stopping:
+                    continue
+                code = child.process.returncode if child.process else None
+                if not child.restart:
+                    self.console.print(f"[red]{child.name} exited ({code}); stopping[/red]")
+                    return 1
+                child.restarts += 1
+                self.console.print(
+                    f"[yellow]{child.name} exited ({code}); restarting (#{child.restarts})[/yellow]"
+                )
+                time.sleep(RESTART_DELAY_SECONDS)
+                child.start(self.env)
+            time.sleep(0.5)
+        return 0
+
+    def _stop_all(self) -> None:
+        # Reverse order: stop taking requests, let the worker finish its tasks, then Temporal.
+        for child in reversed(self.children):
+            if not child.alive or child.process is None:
+                continue
+            self.console.print(f"stopping {child.name}…")
+            child.process.send_signal(signal.SIGTERM)
+            try:
+                child.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        self.console.print("stopped.")

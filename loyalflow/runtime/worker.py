@@ -1,0 +1,162 @@
+"""The Temporal worker: journey workflows plus every activity, on one task queue."""
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+
+from loyalflow.activities.channels import EmailChannel, SmsChannel
+from loyalflow.activities.channels.email import SmtpEmailChannel
+from loyalflow.activities.channels.outbox import OutboxEmailChannel, OutboxSmsChannel
+from loyalflow.activities.channels.sms import TwilioSmsChannel
+from loyalflow.activities.enrollment import EnrollmentActivities
+from loyalflow.activities.journey_steps import JourneyStepActivities
+from loyalflow.activities.rendering import TemplateRenderer
+from loyalflow.activities.segments import JourneySegmentActivities, SegmentActivities
+from loyalflow.activities.send import SendActivities
+from loyalflow.catalog.registry import get_catalog
+from loyalflow.config import Settings, get_settings
+from loyalflow.models.db import assert_schema_current
+from loyalflow.routing.reroute import reroute_forever
+from loyalflow.routing.schedules import ensure_schedules
+from loyalflow.rules.loyalty import rules_from
+from loyalflow.rules.messaging import policy_from
+from loyalflow.runtime.connection import connect, ensure_search_attributes
+from loyalflow.workflows.journey import JourneyWorkflow
+from loyalflow.workflows.retry_send import RetrySendWorkflow
+from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
+
+log = logging.getLogger("loyalflow.runtime.worker")
+
+
+def email_channel(settings: Settings) -> EmailChannel:
+    if settings.smtp_host:
+        return SmtpEmailChannel(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            # Implicit TLS already encrypts: STARTTLS (on by default) only applies without it.
+            start_tls=settings.smtp_starttls and not settings.smtp_tls,
+            use_tls=settings.smtp_tls,
+            pool_size=settings.smtp_pool_size,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    return OutboxEmailChannel(settings.outbox_dir)
+
+
+def sms_channel(settings: Settings) -> SmsChannel:
+    if settings.twilio_account_sid:
+        if settings.twilio_auth_token is None:
+            raise ValueError(
+                "LOYALFLOW_TWILIO_AUTH_TOKEN is required with LOYALFLOW_TWILIO_ACCOUNT_SID"
+            )
+        return TwilioSmsChannel(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=settings.twilio_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            status_callback_url=f"{settings.public_url.rstrip('/')}/webhooks/twilio/status",
+            api_base_url=settings.twilio_api_base_url,
+        )
+    return OutboxSmsChannel(settings.outbox_dir)
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    email: EmailChannel | None = None,
+    sms: SmsChannel | None = None,
+    sandboxed: bool = True,
+) -> Worker:
+    """`sandboxed=False` is for simulations on a throwaway server only: the sandbox guards
+    determinism in production (and the replay tests prove it), but costs a simulation of
+    thousands of short runs most of its time."""
+    url = settings.effective_database_url
+    sends = SendActivities(
+        database_url=url,
+        renderer=TemplateRenderer(
+            settings.templates_dir,
+            settings.program_name,
+            rules_from(settings.loyalty_rules_file).currency,
+        ),
+        email_channel=email or email_channel(settings),
+        sms_channel=sms or sms_channel(settings),
+        email_from=settings.email_from,
+        policy=policy_from(settings.messaging_policy_file),
+        settings=settings,
+    )
+    enrollments = EnrollmentActivities(url)
+    segments = SegmentActivities(client, settings)
+    segment_journeys = JourneySegmentActivities(client, settings)
+    steps = JourneyStepActivities(client, settings)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[JourneyWorkflow, SegmentSweepWorkflow, RetrySendWorkflow],
+        activities=[
+            sends.send_message,
+            sends.abandon_message,
+            enrollments.record_progress,
+            enrollments.record_progress_batch,
+            segments.sweep_inactive_page,
+            segment_journeys.sweep_segment_page,
+            steps.load_member_facts,
+            steps.record_assignment,
+            steps.apply_update,
+        ],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    assert_schema_current(settings.effective_database_url)
+    client = await connect(settings, wait_seconds=30)
+    try:
+        added = await ensure_search_attributes(client, settings.temporal_namespace)
+        if added:
+            log.info("registered search attributes %s", ", ".join(added))
+    except RPCError as err:
+        if err.status != RPCStatusCode.ALREADY_EXISTS:  # another worker registered them first
+            log.warning("could not register search attributes (%s); see README", err.message)
+    try:
+        await ensure_schedules(
+            client, settings, rules_from(settings.loyalty_rules_file), get_catalog(settings)
+        )
+    except RPCError as err:
+        log.warning("could not create or update the sweep schedules: %s", err.message)
+    email, sms = email_channel(settings), sms_channel(settings)
+    worker = build_worker(client, settings, email=email, sms=sms)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker polling task queue %r on %s (namespace %s)",
+        settings.temporal_task_queue,
+        settings.effective_temporal_address,
+        settings.temporal_namespace,
+    )
+    async with worker:
+        # Events whose routing was interrupted (crash, Temporal briefly down) are routed here.
+        rerouter = asyncio.create_task(reroute_forever(client, settings))
+        await stop.wait()
+        rerouter.cancel()
+    # After the worker drained its tasks: pooled SMTP connections and the Twilio session.
+    for channel in (email, sms):
+        if isinstance(channel, SmtpEmailChannel | TwilioSmsChannel):
+            await channel.aclose()
+    log.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(get_settings()))

@@ -1,0 +1,218 @@
+"""`loyalflow simulate` and `loyalflow demo`: the built-in journeys on their main paths, in
+skipped time on Temporal's test server, with the real workflow, activities and outbox."""
+
+import itertools
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from typer.testing import CliRunner
+
+from loyalflow.catalog.registry import get_catalog
+from loyalflow.cli.app import app
+from loyalflow.config import get_settings
+from loyalflow.models.experiments import assign_variant
+from loyalflow.models.journey import SplitStep
+from loyalflow.simulation.environment import journey_file, simulation
+from loyalflow.simulation.simulate import (
+    MemberFile,
+    ScriptEvent,
+    load_member,
+    load_script,
+    run_script,
+)
+from loyalflow.simulation.timeline import TimelineRow
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ADA: dict[str, Any] = {
+    "email": "ada@example.com",
+    "phone": "+33612345678",
+    "first_name": "Ada",
+    "locale": "en",
+    "timezone": "Europe/Paris",
+}
+SMS_OK = [{"channel": "sms", "topic": "onboarding"}, {"channel": "sms", "topic": "loyalty"}]
+
+
+def script(*events: tuple[str, str, dict[str, Any]]) -> list[ScriptEvent]:
+    return [ScriptEvent.model_validate({"at": a, "type": t, "properties": p}) for a, t, p in events]
+
+
+async def simulate(
+    journey: str, member: dict[str, Any], events: list[ScriptEvent], days: int = 90
+) -> tuple[list[TimelineRow], timedelta]:
+    async with simulation([journey_file(journey)], start_hour_utc=9) as sim:
+        rows = await run_script(sim, MemberFile.model_validate(member), events, days)
+        return rows, (rows[-1].at - sim.started_at) if rows else timedelta(0)
+
+
+def about(delta: timedelta, expected: timedelta) -> bool:
+    # Work takes a few real milliseconds on the server's clock between skips.
+    return abs(delta - expected) < timedelta(minutes=1)
+
+
+def steps(rows: list[TimelineRow], journey: str) -> list[tuple[str, str]]:
+    return [(r.step, r.outcome) for r in rows if r.journey == journey]
+
+
+def sent(rows: list[TimelineRow]) -> list[TimelineRow]:
+    return [r for r in rows if r.outcome == "sent"]
+
+
+def member_in(variant: str, journey: str = "reactivation") -> str:
+    split = next(
+        s for s in get_catalog(get_settings()).journeys[journey].steps if isinstance(s, SplitStep)
+    )
+    experiment = split.experiment or f"{journey}.{split.id}"
+    return next(
+        m
+        for n in range(1000)
+        if assign_variant(experiment, (m := f"SIM-{n}"), split.groups) == variant
+    )
+
+
+async def test_welcome_without_purchase_sends_the_reminder_by_sms_three_days_later() -> None:
+    rows, _ = await simulate("welcome", {**ADA, "consents": SMS_OK}, [])
+
+    welcome, reminder = sent(rows)
+    assert (welcome.step, welcome.channel, welcome.template) == (
+        "welcome_email",
+        "email",
+        "welcome",
+    )
+    assert welcome.subject and "Ada" in welcome.subject
+    assert (reminder.step, reminder.channel) == ("benefits_reminder", "sms")
+    assert about(reminder.at - welcome.at, timedelta(days=3))
+    assert steps(rows, "welcome")[-1] == ("exit", "completed")
+
+
+async def test_welcome_with_a_purchase_ends_before_the_reminder() -> None:
+    rows, _ = await simulate("welcome", ADA, script(("1d", "purchase", {"amount": 20})))
+
+    assert [r.step for r in sent(rows)] == ["welcome_email"]
+    assert ("exit_when", "event") in steps(rows, "welcome")
+    assert any(r.outcome == "converted" for r in rows)
+    assert not any(r.step == "benefits_reminder" for r in rows)
+
+
+async def test_first_purchase_without_a_second_sends_the_cross_sell_after_14_days() -> None:
+    rows, _ = await simulate("first_purchase", ADA, script(("1d", "purchase", {"amount": 42})))
+
+    thanks, cross_sell = sent(rows)
+    assert thanks.template == "first_purchase_thanks" and thanks.subject
+    assert "42" in thanks.subject
+    assert cross_sell.template == "cross_sell"
+    assert about(cross_sell.at - thanks.at, timedelta(days=14))
+    assert ("wait_second_purchase", "timed out") in steps(rows, "first_purchase")
+
+
+async def test_first_purchase_with_a_second_purchase_says_nothing_more() -> None:
+    rows, elapsed = await simulate(
+        "first_purchase",
+        ADA,
+        script(("1d", "purchase", {"amount": 42}), ("5d", "purchase", {"amount": 10})),
+    )
+
+    assert [r.template for r in sent(rows)] == ["first_purchase_thanks"]
+    assert ("wait_second_purchase", "event") in steps(rows, "first_purchase")
+    assert elapsed < timedelta(days=10)  # it stopped once nothing was left to happen
+
+
+INACTIVE = script(("-100d", "member.joined", {}), ("-95d", "purchase", {"amount": 30}))
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        ("email", [("nudge_email", "email"), ("second_nudge", "email")]),
+        ("sms", [("nudge_sms", "sms"), ("second_nudge", "email")]),
+        ("holdout", []),
+    ],
+)
+async def test_reactivation_of_an_inactive_member_by_variant(
+    variant: str, expected: list[tuple[str, str]]
+) -> None:
+    member = {**ADA, "id": member_in(variant), "consents": SMS_OK}
+    rows, _ = await simulate("reactivation", member, INACTIVE, days=20)
+
+    trail = steps(rows, "reactivation")
+    assert ("channel_test", "variant") in trail
+    assert [(r.step, r.channel) for r in sent(rows)] == expected
+    if variant == "holdout":
+        assert trail[-1] == ("exit", "holdout")
+    else:
+        assert ("wait_for_purchase", "timed out") in trail
+        assert ("bonus_points", "updated") in trail
+
+
+async def test_reactivation_welcomes_back_a_member_who_buys() -> None:
+    member = {**ADA, "id": member_in("email")}
+    events = [*INACTIVE, *script(("3d", "purchase", {"amount": 25}))]
+    rows, _ = await simulate("reactivation", member, events, days=10)
+
+    assert [r.step for r in sent(rows)] == ["nudge_email", "welcome_back"]
+    assert any(r.outcome == "converted" for r in rows)
+
+
+async def test_tier_upgrade_awards_the_bonus_and_congratulates() -> None:
+    rows, _ = await simulate("tier_upgrade", ADA, script(("2d", "purchase", {"amount": 600})))
+
+    assert any(r.step == "tier.upgraded" and "to=Silver" in r.detail for r in rows)
+    assert ("upgrade_bonus", "updated") in steps(rows, "tier_upgrade")
+    (congratulations,) = sent(rows)
+    assert congratulations.template == "tier_upgrade" and congratulations.subject
+    assert "Silver" in congratulations.subject
+
+
+async def test_points_reminder_monthly_over_three_months() -> None:
+    rows, _ = await simulate(
+        "points_reminder", ADA, script(("0", "purchase", {"amount": 80})), days=95
+    )
+
+    reminders = sent(rows)
+    assert len(reminders) == 3
+    assert all(r.template == "points_reminder" and r.subject for r in reminders)
+    # At 10:00 in Paris, about 30 days apart.
+    assert {r.at.astimezone(ZoneInfo("Europe/Paris")).hour for r in reminders} == {10}
+    assert all(
+        timedelta(days=29) < b.at - a.at < timedelta(days=32)
+        for a, b in itertools.pairwise(reminders)
+    )
+
+
+def test_the_example_files_load() -> None:
+    events = load_script(EXAMPLES / "purchase_script.yaml")
+    assert [e.type for e in events][:2] == ["visit", "purchase"]
+    assert load_member(EXAMPLES / "member.yaml").consents
+
+
+def test_simulate_command_prints_the_timeline() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "first_purchase",
+            "--member",
+            str(EXAMPLES / "member.yaml"),
+            "--script",
+            str(EXAMPLES / "purchase_script.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "thank_you" in result.output and "cross_sell" in result.output
+
+
+def test_demo_writes_a_report_with_per_variant_results(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        app, ["demo", "--members", "60", "--days", "40", "--report", str(report)]
+    )
+
+    assert result.exit_code == 0, result.output
+    html = report.read_text()
+    for text in ("welcome.subject_line", "reactivation.channel", "holdout", "entered"):
+        assert text in html
+    assert "<script" not in html and "http" not in html.split("<body>")[0]
+    assert "experiments" in result.output
