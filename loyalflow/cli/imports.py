@@ -21,15 +21,9 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from loyalflow.config import Settings, get_settings
-from loyalflow.members.importer import (
-    EventsReport,
-    ImportAborted,
-    ImportReport,
-    ProgressCallback,
-    UnusableInput,
-    import_events,
-    import_members,
-)
+from loyalflow.members.event_import import EventsReport, import_events
+from loyalflow.members.import_files import ImportReport, ProgressCallback, UnusableInput
+from loyalflow.members.importer import ImportAborted, import_members
 from loyalflow.models.db import SchemaNotCurrent, assert_schema_current
 from loyalflow.runtime.connection import connect
 

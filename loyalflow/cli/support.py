@@ -17,7 +17,8 @@ from loyalflow.members.ingest import get_member
 from loyalflow.models.timeline import Explanation, Timeline
 from loyalflow.runtime.connection import connect
 from loyalflow.support.explain import explain
-from loyalflow.support.runs import SupportError, exit_run, list_runs, retry_send, show_run
+from loyalflow.support.resend import retry_send
+from loyalflow.support.runs import SupportError, exit_run, list_runs, show_run
 from loyalflow.support.timeline import member_timeline
 
 runs_app = typer.Typer(help="Find journey runs, read their trail, exit them, re-send messages.")

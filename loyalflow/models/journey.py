@@ -5,6 +5,8 @@ A journey is a list of steps. Each step goes on to the step below it unless it n
 Loading checks the shape here; `loyalflow.catalog.checks` checks the graph and the templates.
 
 Workflow code imports this module, so it must stay free of I/O (no files, no database).
+One concern, kept in one module: the language's shapes (steps, trigger, rules, durations) read
+best side by side, as the reference a journey author checks against.
 """
 
 import hashlib

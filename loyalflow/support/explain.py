@@ -20,7 +20,8 @@ from loyalflow.models.journey import Journey, SendStep, SplitStep, Step, WaitFor
 from loyalflow.models.tables import Enrollment, Event, JourneyStep, Member
 from loyalflow.models.timeline import Explanation
 from loyalflow.models.workflow_io import TrailEntry
-from loyalflow.support.timeline import load_definition, local, query_trail, run_link
+from loyalflow.support.timeline import local, query_trail
+from loyalflow.support.timeline_entries import load_definition, run_link
 
 # The trail's note for waits on the member's clock: "until 2026-12-02 08:00 UTC (Europe/Paris)".
 _UNTIL = re.compile(r"until (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC")

@@ -10,41 +10,34 @@ from its `trail` query, when Temporal answers.
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from loyalflow.catalog.text import describe_step
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
-from loyalflow.models.journey import (
-    Journey,
-    SplitStep,
-)
 from loyalflow.models.tables import (
-    Consent,
     Enrollment,
     Event,
     JourneyStep,
-    JourneyVersion,
     Member,
     Message,
-    SupportAction,
-    Suppression,
-    normalise_address,
 )
-from loyalflow.models.timeline import Timeline, TimelineEntry, TimelineRun
+from loyalflow.models.timeline import Timeline, TimelineRun
 from loyalflow.models.workflow_io import TrailEntry
-from loyalflow.rules.loyalty import LoyaltyRules, rules_from
+from loyalflow.rules.loyalty import rules_from
+from loyalflow.support.timeline_entries import (
+    consent_entries,
+    event_entry,
+    message_entry,
+    run_entries,
+    run_link,
+    support_entries,
+    suppression_entries,
+)
 
-NOT_SENT = {"skipped", "deferred"}
-# Trail outcomes the database already tells (ledger, enrollment): not repeated from the query.
-TOLD_BY_DB = {"sent", "skipped", "failed", "deferred", "variant", "exit", "converted", "requested"}
 # Same instant: entries before steps before messages before exits.
 _RANK = {
     "event": 0,
@@ -63,177 +56,6 @@ _RANK = {
 QUERY_TIMEOUT = timedelta(seconds=3)
 
 
-def run_link(settings: Settings, workflow_id: str) -> str:
-    """The run in the Temporal Web UI (LOYALFLOW_TEMPORAL_UI_URL, default the embedded UI)."""
-    namespace = quote(settings.temporal_namespace, safe="")
-    return (
-        f"{settings.effective_temporal_ui_url}/namespaces/{namespace}/workflows/"
-        f"{quote(workflow_id, safe='')}"
-    )
-
-
-def load_definition(session: Session, journey_id: str, version: str) -> Journey | None:
-    row = session.get(JourneyVersion, (journey_id, version))
-    return Journey.model_validate(row.definition) if row is not None else None
-
-
-def _number(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def _event_entry(event: Event, rules: LoyaltyRules) -> TimelineEntry:
-    props = event.properties
-    kind: Any = "event"
-    summary = event.type
-    if event.type == "purchase":
-        amount = _number(props.get("amount"))
-        points = rules.points_for(amount) if amount is not None else 0
-        word = "refund" if amount is not None and amount < 0 else "purchase"
-        summary = f"{word} of {props.get('amount')} ({points:+d} points)"
-        kind = "points"
-    elif event.type == "points.adjusted":
-        kind, summary = "points", f"points adjusted {int(props.get('points', 0)):+d}"
-        if event.event_id.startswith("journey/"):
-            summary += " by a journey step"
-    elif event.type in ("tier.upgraded", "tier.downgraded"):
-        word = event.type.split(".")[1]
-        kind, summary = "tier", f"tier {word}: {props.get('from') or 'none'} -> {props.get('to')}"
-    elif event.type == "consent.updated":
-        source = f" (source: {props['source']})" if props.get("source") else ""
-        kind = "consent"
-        summary = (
-            f"{props.get('channel')} consent for {props.get('topic')} {props.get('status')}{source}"
-        )
-    elif event.type == "purchase.first":
-        summary = "first purchase"
-    elif event.type == "member.inactive":
-        summary = f"inactive for {props.get('days')} days"
-    elif event.type == "member.joined":
-        summary = "joined the program"
-    return TimelineEntry(at=event.occurred_at, kind=kind, summary=summary, event_id=event.event_id)
-
-
-def _message_entry(settings: Settings, row: Message) -> TimelineEntry:
-    subject = f' "{row.subject}"' if row.subject else ""
-    reason = f": {row.reason}" if row.reason else ""
-    not_sent = row.status in NOT_SENT
-    verb = "not sent" if row.status == "skipped" else row.status
-    return TimelineEntry(
-        at=row.sent_at if row.sent_at and not not_sent else row.created_at,
-        kind="not_sent" if not_sent else "message",
-        summary=f"{row.channel} {row.template}{subject} {verb}{reason}",
-        journey_id=row.journey_id,
-        workflow_id=row.workflow_id,
-        step_id=row.step_id,
-        message_id=row.message_id,
-        channel=row.channel,
-        status=row.status,
-        reason=row.reason,
-        variant=row.variant,
-        link=run_link(settings, row.workflow_id),
-    )
-
-
-def _run_entries(
-    settings: Settings,
-    session: Session,
-    run: Enrollment,
-    events: dict[str, Event],
-    steps: list[JourneyStep],
-    trail: list[TrailEntry] | None,
-) -> list[TimelineEntry]:
-    link = run_link(settings, run.workflow_id)
-    common: dict[str, Any] = {
-        "journey_id": run.journey_id,
-        "workflow_id": run.workflow_id,
-        "link": link,
-    }
-    journey = load_definition(session, run.journey_id, run.journey_version)
-    trigger = events.get(run.trigger_event_id or "")
-    because = f" on {trigger.type}" if trigger else ""
-    out = [
-        TimelineEntry(
-            at=run.entered_at,
-            kind="journey_entered",
-            summary=f"entered journey {run.journey_id} (entry {run.entry}, version "
-            f"{run.journey_version}){because}",
-            event_id=run.trigger_event_id,
-            **common,
-        )
-    ]
-    by_id = {s.id: s for s in journey.steps} if journey else {}
-    for row in steps:
-        step = by_id.get(row.step_id)
-        summary = f"step {row.step_id}" + (f" ({describe_step(step)})" if step else "")
-        variant = None
-        if isinstance(step, SplitStep) and run.variant:
-            variant = run.variant
-            summary += f": variant {run.variant}"
-        out.append(
-            TimelineEntry(
-                at=row.at,
-                kind="journey_step",
-                summary=summary,
-                step_id=row.step_id,
-                variant=variant,
-                **common,
-            )
-        )
-        if isinstance(step, SplitStep) and run.variant == "holdout":
-            experiment = step.experiment or f"{run.journey_id}.{step.id}"
-            out.append(
-                TimelineEntry(
-                    at=row.at,
-                    kind="not_sent",
-                    summary=f"no message: holdout group of {experiment} (receives nothing, "
-                    "by design)",
-                    step_id=row.step_id,
-                    status="holdout",
-                    reason="holdout",
-                    variant="holdout",
-                    **common,
-                )
-            )
-    for entry in trail or []:
-        if entry.outcome in TOLD_BY_DB:
-            continue
-        detail = f": {entry.detail}" if entry.detail else ""
-        out.append(
-            TimelineEntry(
-                at=entry.at,
-                kind="journey_step",
-                summary=f"step {entry.step} {entry.outcome}{detail}",
-                step_id=entry.step,
-                **common,
-            )
-        )
-    if run.converted_at is not None:
-        out.append(
-            TimelineEntry(
-                at=run.converted_at,
-                kind="goal",
-                summary=f"reached the goal of journey {run.journey_id}",
-                event_id=run.goal_event_id,
-                **common,
-            )
-        )
-    if run.exited_at is not None:
-        out.append(
-            TimelineEntry(
-                at=run.exited_at,
-                kind="journey_exited",
-                summary=f"left journey {run.journey_id}: {run.exit_reason}",
-                reason=run.exit_reason,
-                variant=run.variant,
-                **common,
-            )
-        )
-    return out
-
-
 def build_timeline(
     settings: Settings, member_id: str, trails: dict[str, list[TrailEntry]] | None = None
 ) -> Timeline | None:
@@ -245,10 +67,10 @@ def build_timeline(
         if member is None:
             return None
         events = list(session.exec(select(Event).where(Event.member_id == member_id)))
-        entries = [_event_entry(e, rules) for e in events]
+        entries = [event_entry(e, rules) for e in events]
         by_event_id = {e.event_id: e for e in events}
-        entries += _consent_entries(session, member_id, events)
-        entries += _suppression_entries(session, member)
+        entries += consent_entries(session, member_id, events)
+        entries += suppression_entries(session, member)
         runs = list(
             session.exec(
                 select(Enrollment)
@@ -265,12 +87,12 @@ def build_timeline(
         )
         for run in runs:
             run_steps = [s for s in steps if s.workflow_id == run.workflow_id]
-            entries += _run_entries(
+            entries += run_entries(
                 settings, session, run, by_event_id, run_steps, trails.get(run.workflow_id)
             )
         messages = session.exec(select(Message).where(Message.member_id == member_id))
-        entries += [_message_entry(settings, m) for m in messages]
-        entries += _support_entries(settings, session, member_id)
+        entries += [message_entry(settings, m) for m in messages]
+        entries += support_entries(settings, session, member_id)
         entries.sort(key=lambda e: (e.at, _RANK[e.kind]))
         return Timeline(
             member_id=member_id,
@@ -292,71 +114,6 @@ def build_timeline(
             ],
             entries=entries,
         )
-
-
-def _consent_entries(session: Session, member_id: str, events: list[Event]) -> list[TimelineEntry]:
-    """Current consents that no `consent.updated` event explains (e.g. imported rows)."""
-    told = {
-        (e.properties.get("channel"), e.properties.get("topic"), e.properties.get("status"))
-        for e in events
-        if e.type == "consent.updated"
-    }
-    rows = session.exec(select(Consent).where(Consent.member_id == member_id))
-    return [
-        TimelineEntry(
-            at=row.at,
-            kind="consent",
-            summary=f"{row.channel} consent for {row.topic} {row.status}"
-            + (f" (source: {row.source})" if row.source else ""),
-            channel=row.channel,
-            status=row.status,
-        )
-        for row in rows
-        if (row.channel, row.topic, row.status) not in told
-    ]
-
-
-def _suppression_entries(session: Session, member: Member) -> list[TimelineEntry]:
-    out = []
-    for channel, address in (("email", member.email), ("sms", member.phone)):
-        if not address:
-            continue
-        row = session.get(Suppression, (normalise_address(channel, address), channel))
-        if row is not None:
-            out.append(
-                TimelineEntry(
-                    at=row.at,
-                    kind="suppression",
-                    summary=f"{channel} address suppressed: {row.reason}",
-                    channel=channel,
-                    reason=row.reason,
-                )
-            )
-    return out
-
-
-def _support_entries(settings: Settings, session: Session, member_id: str) -> list[TimelineEntry]:
-    rows = session.exec(select(SupportAction).where(SupportAction.member_id == member_id))
-    out = []
-    for row in rows:
-        if row.action == "retry_send":
-            summary = f"message {row.message_id} re-sent as {row.new_message_id} by {row.by}"
-        else:
-            summary = f"{row.action.replace('_', ' ')} by {row.by}"
-        if row.detail:
-            summary += f": {row.detail}"
-        out.append(
-            TimelineEntry(
-                at=row.at,
-                kind="support",
-                summary=summary,
-                workflow_id=row.workflow_id,
-                message_id=row.new_message_id or row.message_id,
-                by=row.by,
-                link=run_link(settings, row.workflow_id) if row.workflow_id else None,
-            )
-        )
-    return out
 
 
 def _running(url: str, member_id: str) -> list[str]:

@@ -15,12 +15,9 @@ from typer.testing import CliRunner
 
 from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
-from loyalflow.members.importer import (
-    ImportReport,
-    UnusableInput,
-    import_events,
-    import_members,
-)
+from loyalflow.members.event_import import import_events
+from loyalflow.members.import_files import ImportReport, UnusableInput
+from loyalflow.members.importer import import_members
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event, Member
 from loyalflow.runtime.connection import connect

@@ -20,13 +20,12 @@ from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Message, SupportAction
 from loyalflow.runtime.worker import build_worker
+from loyalflow.support.resend import retried, retry_send
 from loyalflow.support.runs import (
     RunSummary,
     SupportError,
     exit_run,
     list_runs,
-    retried,
-    retry_send,
     show_run,
     visibility_query,
 )

@@ -28,7 +28,6 @@ setting to check.
 import asyncio
 import contextlib
 import logging
-import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -37,22 +36,18 @@ from typing import TypeVar
 import aiosmtplib
 
 from loyalflow.activities.channels.errors import (
-    AmbiguousSendError,
     PermanentSendError,
-    SendError,
-    TransientSendError,
 )
 from loyalflow.activities.channels.mime import OutgoingEmail
+from loyalflow.activities.channels.smtp_session import (
+    Envelope,
+    Failure,
+    connect_error,
+    transmit,
+)
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=BaseException)
-
-# RFC 5321 4.2.3: "the server is closing the channel" (e.g. idle timeout, shutdown, overload).
-SERVICE_NOT_AVAILABLE = 421
-# RFC 3463 enhanced status codes 5.1.x: "addressing status" (bad mailbox, unknown user...).
-_ADDRESS_STATUS = re.compile(r"\s*5\.1\.\d{1,3}\b")
-# Failures that mean the connection itself is gone or unusable, not a reply about the message.
-_CONNECTION_ERRORS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError)
 
 
 @dataclass
@@ -60,17 +55,6 @@ class _Connection:
     smtp: aiosmtplib.SMTP
     idle_since: float  # loop.time() when it was last put back in the pool
     generation: int  # bumped by aclose(): a connection out on a send then is closed on return
-
-
-class _Failure(Exception):
-    """How one attempt on one connection failed (internal to the channel)."""
-
-    def __init__(self, error: SendError, *, connection_ok: bool, before_data: bool) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.connection_ok = connection_ok  # the connection can carry the next message
-        # The server never received the content: a retry cannot deliver a second copy.
-        self.before_data = before_data
 
 
 class SmtpEmailChannel:
@@ -135,7 +119,7 @@ class SmtpEmailChannel:
             content = email.to_bytes(utf8=email.needs_smtputf8)
         except (ValueError, UnicodeError) as exc:
             raise PermanentSendError(f"cannot build the message: {exc}") from exc
-        envelope = _Envelope(sender, recipient, content, email.needs_smtputf8)
+        envelope = Envelope(sender, recipient, content, email.needs_smtputf8)
 
         async with self._slots_for_this_loop():
             connection = self._take_idle()
@@ -143,8 +127,8 @@ class SmtpEmailChannel:
             if connection is None:
                 connection = await self._open()
             try:
-                reply = await self._transmit(connection, envelope)
-            except _Failure as failure:
+                reply = await transmit(connection.smtp, envelope, self._server)
+            except Failure as failure:
                 self._release(connection, keep=failure.connection_ok)
                 if not (reused and failure.before_data and not failure.connection_ok):
                     raise failure.error from failure.__cause__
@@ -153,8 +137,8 @@ class SmtpEmailChannel:
                 log.info("%s: pooled connection lost (%s); reconnecting", self._server, failure)
                 connection = await self._open()
                 try:
-                    reply = await self._transmit(connection, envelope)
-                except _Failure as second:
+                    reply = await transmit(connection.smtp, envelope, self._server)
+                except Failure as second:
                     self._release(connection, keep=second.connection_ok)
                     raise second.error from second.__cause__
                 except BaseException:
@@ -236,7 +220,13 @@ class SmtpEmailChannel:
         except BaseException as exc:
             _close_quietly(smtp)
             if isinstance(exc, Exception):
-                raise self._connect_error(exc) from exc
+                raise connect_error(
+                    exc,
+                    server=self._server,
+                    username=self.username,
+                    timeout=self.timeout,
+                    start_tls=self.start_tls,
+                ) from exc
             raise
         return _Connection(smtp, idle_since=0.0, generation=self._generation)
 
@@ -247,162 +237,6 @@ class SmtpEmailChannel:
             pass
         finally:
             _close_quietly(smtp)
-
-    # --- one message on one connection --------------------------------------------------------
-
-    async def _transmit(self, connection: _Connection, envelope: "_Envelope") -> str:
-        """The final reply's text, or a `_Failure` saying what can be done next."""
-        smtp = connection.smtp
-        encoding = "utf-8" if envelope.smtputf8 else "ascii"
-        try:
-            options: list[str] = []
-            if envelope.smtputf8:
-                if not smtp.supports_extension("smtputf8"):
-                    raise _Failure(
-                        PermanentSendError(
-                            f"{self._server} does not support SMTPUTF8, needed for the "
-                            f"non-ASCII address {envelope.recipient!r}"
-                        ),
-                        connection_ok=True,
-                        before_data=True,
-                    )
-                options = ["SMTPUTF8"]
-                if smtp.supports_extension("8bitmime"):
-                    options.append("BODY=8BITMIME")
-            await smtp.mail(envelope.sender, options=options, encoding=encoding)
-            await smtp.rcpt(envelope.recipient, encoding=encoding)
-        except _Failure:
-            raise
-        except aiosmtplib.SMTPRecipientRefused as exc:
-            kind = "refused" if exc.code >= 500 else "deferred"
-            error = _by_code(
-                exc.code, f"recipient {kind}: {exc.code} {exc.message}", about_recipient=True
-            )
-            raise await self._reset_after(smtp, exc, error, before_data=True) from exc
-        except aiosmtplib.SMTPResponseException as exc:
-            # MAIL refused: about our sender (or the server), never the member's address.
-            error = _by_code(exc.code, f"SMTP {exc.code}: {exc.message}", about_recipient=False)
-            raise await self._reset_after(smtp, exc, error, before_data=True) from exc
-        except _CONNECTION_ERRORS as exc:
-            error = TransientSendError(f"{self._server} connection lost: {exc}")
-            raise _Failure(error, connection_ok=False, before_data=True) from exc
-        except aiosmtplib.SMTPException as exc:
-            error = TransientSendError(f"{self._server}: {exc}")
-            raise _Failure(error, connection_ok=False, before_data=True) from exc
-
-        if not smtp.is_connected:
-            # Lost between RCPT and DATA: still safe to retry. (aiosmtplib sends DATA and the
-            # content in one step, so once `data()` starts, a lost connection is ambiguous.)
-            error = TransientSendError(f"{self._server} closed the connection before DATA")
-            raise _Failure(error, connection_ok=False, before_data=True)
-        try:
-            response = await smtp.data(envelope.content)
-        except aiosmtplib.SMTPDataError as exc:
-            # A reply, to DATA or to the content: the server has decided; nothing is in doubt.
-            # Some servers refuse an unknown mailbox only here; the enhanced status code tells
-            # that ("5.1.1") apart from a refusal of the content ("5.7.1 spam").
-            about_recipient = _ADDRESS_STATUS.match(exc.message) is not None
-            error = _by_code(
-                exc.code, f"SMTP {exc.code}: {exc.message}", about_recipient=about_recipient
-            )
-            # Not retried at once even when the reply says it was not accepted: the activity's
-            # own retry (with backoff) handles a transient refusal.
-            raise await self._reset_after(smtp, exc, error, before_data=False) from exc
-        except (*_CONNECTION_ERRORS, aiosmtplib.SMTPException) as exc:
-            error = AmbiguousSendError(
-                f"{self._server} gave no final reply after the message content was sent "
-                f"({type(exc).__name__}: {exc}); it may have accepted the message, so it is "
-                "not sent again"
-            )
-            raise _Failure(error, connection_ok=False, before_data=False) from exc
-        return response.message
-
-    async def _reset_after(
-        self,
-        smtp: aiosmtplib.SMTP,
-        exc: aiosmtplib.SMTPResponseException,
-        error: SendError,
-        *,
-        before_data: bool,
-    ) -> _Failure:
-        """After a refusal the connection is reusable once RSET clears the transaction."""
-        if exc.code == SERVICE_NOT_AVAILABLE:
-            # The server announced it is closing this connection.
-            return _Failure(error, connection_ok=False, before_data=before_data)
-        try:
-            await smtp.rset()
-        except (aiosmtplib.SMTPException, OSError):
-            return _Failure(error, connection_ok=False, before_data=before_data)
-        return _Failure(error, connection_ok=True, before_data=before_data)
-
-    def _connect_error(self, exc: Exception) -> TransientSendError:
-        certificate = _find(exc, ssl.SSLCertVerificationError)
-        if certificate is not None:
-            return TransientSendError(
-                f"{self._server}: TLS certificate not trusted ({certificate.verify_message}); "
-                "the server must present a certificate for this host name signed by a trusted "
-                "CA (check LOYALFLOW_SMTP_HOST)"
-            )
-        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-            # A configuration problem: keep retrying (nothing is lost) but say exactly what is
-            # wrong.
-            return TransientSendError(
-                f"{self._server} rejected the credentials for {self.username!r} "
-                f"({exc.code} {exc.message}); check LOYALFLOW_SMTP_USERNAME and "
-                "LOYALFLOW_SMTP_PASSWORD"
-            )
-        if isinstance(exc, aiosmtplib.SMTPNotSupported) and self.start_tls:
-            return TransientSendError(
-                f"{self._server} does not offer STARTTLS ({exc}); check LOYALFLOW_SMTP_PORT, "
-                "LOYALFLOW_SMTP_STARTTLS and LOYALFLOW_SMTP_TLS"
-            )
-        if isinstance(exc, aiosmtplib.SMTPException) and "AUTH" in str(exc):
-            return TransientSendError(
-                f"{self._server} cannot authenticate {self.username!r} ({exc}); check "
-                "LOYALFLOW_SMTP_USERNAME, LOYALFLOW_SMTP_PASSWORD and the TLS settings"
-            )
-        if isinstance(exc, ssl.SSLError) or _find(exc, ssl.SSLError) is not None:
-            return TransientSendError(
-                f"{self._server}: TLS failed ({exc}); check LOYALFLOW_SMTP_PORT, "
-                "LOYALFLOW_SMTP_STARTTLS and LOYALFLOW_SMTP_TLS"
-            )
-        if isinstance(exc, aiosmtplib.SMTPResponseException):
-            return TransientSendError(
-                f"{self._server} refused the connection: {exc.code} {exc.message}"
-            )
-        if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
-            return TransientSendError(
-                f"{self._server} unreachable: no answer within {self.timeout:g}s ({exc})"
-            )
-        return TransientSendError(f"{self._server} unreachable: {exc}")
-
-
-@dataclass(frozen=True)
-class _Envelope:
-    sender: str
-    recipient: str
-    content: bytes
-    smtputf8: bool
-
-
-def _by_code(code: int, message: str, *, about_recipient: bool) -> SendError:
-    """5xx: permanent. The SMTP code is passed on as `code` only when the refusal is about the
-    recipient's address, since the send activity suppresses an address on 550, 551 and 553."""
-    if code >= 500:
-        return PermanentSendError(message, code=code if about_recipient else None)
-    return TransientSendError(message)
-
-
-def _find(exc: BaseException, kind: type[E]) -> E | None:
-    """`exc` or the first exception it was raised from (or during) that is a `kind`."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _close_quietly(smtp: aiosmtplib.SMTP) -> None:
