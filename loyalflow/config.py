@@ -5,7 +5,7 @@ import binascii
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     smtp_tls: bool = False  # implicit TLS (usually port 465); exclusive with STARTTLS
     smtp_pool_size: int = 4  # connections kept open per worker
     smtp_timeout_seconds: float = 30.0
+    # A message the provider may have had when its worker died (at most one per held connection):
+    # `write_off` records it failed and never sends it again (no duplicate); `resend` sends it
+    # again with the same Message-ID (no loss; a receiver that deduplicates on it can).
+    interrupted_send: Literal["write_off", "resend"] = "write_off"
     email_from: str = "Loyalty Program <no-reply@example.com>"
 
     twilio_account_sid: str | None = None

@@ -1,6 +1,12 @@
-"""Message ledger: the row is written before the provider call and decides whether to call at all."""
+"""Message ledger: the row is written before the provider call and decides whether to call at all.
+
+A row is `ready` once the send is decided and `sending` only from the hand-over on (an SMTP
+connection held and the recipient accepted, or the Twilio request about to leave): a retry that
+finds `ready` simply sends; one that finds `sending` knows the provider may have the message.
+"""
 
 from datetime import datetime
+from typing import Literal
 
 from loyalflow.models.db import read_scope, session_scope
 from loyalflow.models.tables import Message, MessageStatus, utcnow
@@ -15,9 +21,23 @@ FINAL_STATES = {
     MessageStatus.BOUNCED,
 }
 DELIVERY_REPORTED = {MessageStatus.DELIVERED, MessageStatus.BOUNCED}
-INTERRUPTED_REASON = (
-    "the worker stopped during the provider call; not re-sent, to avoid a duplicate"
-)
+InterruptedSend = Literal["write_off", "resend"]
+# How a written-off row's reason begins (the rest says when it was handed over, and to whom).
+INTERRUPTED_PREFIX = "interrupted: "
+
+
+def _interrupted_reason(row: Message, what: InterruptedSend) -> str:
+    handed = f"{row.handed_at:%Y-%m-%d %H:%M:%S} UTC" if row.handed_at else "an unknown time"
+    where = f"handed to the {row.channel} provider at {handed}"
+    if what == "write_off":
+        return (
+            f"{INTERRUPTED_PREFIX}{where}, then the worker stopped before the provider answered; "
+            "not re-sent, to avoid a duplicate (LOYALFLOW_INTERRUPTED_SEND=write_off)"
+        )
+    return (
+        f"re-sent: an attempt {where} was interrupted before the provider answered; sent again "
+        "with the same Message-ID, a duplicate is possible (LOYALFLOW_INTERRUPTED_SEND=resend)"
+    )
 
 
 def _result(row: Message) -> SendResult:
@@ -34,32 +54,47 @@ def _result(row: Message) -> SendResult:
     )
 
 
-def earlier_outcome(url: str, message_id: str) -> SendResult | None:
+def earlier_outcome(
+    url: str, message_id: str, interrupted: InterruptedSend = "write_off"
+) -> SendResult | None:
     """The recorded outcome of an earlier attempt at this message, if it reached a final state.
 
-    A row left in `sending` means an earlier attempt died between the ledger write and the
-    provider's answer: the provider may have accepted the message, so it is marked failed
-    rather than risking a second copy. Support staff see it and can re-send deliberately.
+    A row left in `sending` means an earlier attempt died after the hand-over and before the
+    provider's answer: the provider may have accepted the message. `write_off` marks it failed
+    rather than risking a second copy (support staff list these and can re-send deliberately);
+    `resend` sets it back to `ready` so this attempt sends it again.
     """
     with read_scope(url) as session:  # almost always a first attempt: no row yet
         row = session.get(Message, message_id)
     if row is None:
         return None
     if row.status == MessageStatus.SENDING:
-        return _write_off_interrupted(url, message_id)
+        return _settle_interrupted(url, message_id, interrupted)
     return _result(row) if row.status in FINAL_STATES else None
 
 
-def _write_off_interrupted(url: str, message_id: str) -> SendResult:
+def _settle_interrupted(url: str, message_id: str, what: InterruptedSend) -> SendResult | None:
     with session_scope(url) as session:
         row = session.get(Message, message_id)
         assert row is not None  # ledger rows are never deleted
         if row.status == MessageStatus.SENDING:
-            row.status = MessageStatus.FAILED
-            row.reason = INTERRUPTED_REASON
+            row.interrupted_at = row.handed_at or row.updated_at
+            row.reason = _interrupted_reason(row, what)
+            row.status = MessageStatus.FAILED if what == "write_off" else MessageStatus.READY
             row.updated_at = utcnow()
             session.add(row)
-        return _result(row)
+        return _result(row) if row.status in FINAL_STATES else None
+
+
+def hand_over(url: str, request: SendRequest, *, locale: str, subject: str | None) -> None:
+    """The message is about to reach the provider: from now on a retry must not assume it did not."""
+    with session_scope(url) as session:
+        row = session.get(Message, request.message_id) or new_row(request, MessageStatus.SENDING)
+        row.status = MessageStatus.SENDING
+        row.locale = locale
+        row.subject = subject or row.subject
+        row.handed_at = row.updated_at = utcnow()
+        session.add(row)
 
 
 def new_row(request: SendRequest, status: MessageStatus) -> Message:
@@ -88,6 +123,7 @@ def _upsert(
     provider_id: str | None,
     at: datetime | None = None,
     fallback_ok: bool = False,
+    ambiguous: bool = False,
 ) -> SendResult | None:
     with session_scope(url) as session:
         row = session.get(Message, request.message_id) or new_row(request, status)
@@ -98,8 +134,16 @@ def _upsert(
         row.provider_id = provider_id or row.provider_id
         row.fallback_ok = fallback_ok
         row.updated_at = utcnow()
+        if ambiguous:
+            row.interrupted_at = row.handed_at or row.updated_at
         if status == MessageStatus.SENT:
             row.sent_at = at or row.updated_at
+            if row.interrupted_at is not None:
+                row.reason = (
+                    f"{reason}; sent again after an attempt handed over at "
+                    f"{row.interrupted_at:%Y-%m-%d %H:%M:%S} UTC was interrupted "
+                    "(a duplicate is possible)"
+                )
         session.add(row)
         return _result(row) if status in FINAL_STATES else None
 
@@ -113,7 +157,7 @@ def mark(
     subject: str | None = None,
     reason: str | None = None,
 ) -> None:
-    """Records an intermediate state (`sending` before the provider call, `deferred` on retry)."""
+    """Records an intermediate state (`deferred` when the provider asked to try later)."""
     assert status not in FINAL_STATES
     _upsert(url, request, status, locale=locale, subject=subject, reason=reason, provider_id=None)
 
@@ -127,8 +171,10 @@ def finish(
     provider_id: str | None = None,
     at: datetime | None = None,
     fallback_ok: bool = False,
+    ambiguous: bool = False,
 ) -> SendResult:
-    """Records the final outcome; later retries of the activity return it unchanged."""
+    """Records the final outcome; later retries of the activity return it unchanged.
+    `ambiguous`: the provider may have the message although this attempt got no answer."""
     result = _upsert(
         url,
         request,
@@ -139,6 +185,7 @@ def finish(
         provider_id=provider_id,
         at=at,
         fallback_ok=fallback_ok,
+        ambiguous=ambiguous,
     )
     assert result is not None, f"{status} is not a final state"
     return result

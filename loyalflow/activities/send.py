@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -78,7 +78,9 @@ class SendActivities:
             beating.cancel()
 
     async def _send(self, request: SendRequest) -> SendResult:
-        earlier = await self._db(ledger.earlier_outcome, request.message_id)
+        earlier = await self._db(
+            ledger.earlier_outcome, request.message_id, self.settings.interrupted_send
+        )
         if earlier is not None:
             log.info("message %s already %s; not sending again", request.message_id, earlier.status)
             return earlier
@@ -107,18 +109,11 @@ class SendActivities:
         try:
             if request.channel == "email":
                 email, locale = self._email(request, decision)
-                await self._db(
-                    ledger.mark,
-                    request,
-                    MessageStatus.SENDING,
-                    locale=locale,
-                    subject=email.subject,
-                )
-                provider_id = await self.email_channel.send(email)
+                handover = self._handover(request, locale, email.subject)
+                provider_id = await self.email_channel.send(email, handover)
             else:
                 sms, locale = self._sms(request, decision)
-                await self._db(ledger.mark, request, MessageStatus.SENDING, locale=locale)
-                provider_id = await self.sms_channel.send(sms)
+                provider_id = await self.sms_channel.send(sms, self._handover(request, locale))
         except (TemplateError, TemplateNotFound) as exc:
             # A broken template will not fix itself on retry; record it for the marketer.
             return await self._db(
@@ -127,10 +122,12 @@ class SendActivities:
         except AmbiguousSendError as exc:
             # The server may have queued it: another attempt could deliver it twice.
             reason = f"the provider may have accepted it ({exc}); not re-sent, to avoid a duplicate"
-            return await self._db(ledger.finish, request, MessageStatus.FAILED, reason=reason)
+            return await self._db(
+                ledger.finish, request, MessageStatus.FAILED, reason=reason, ambiguous=True
+            )
         except PermanentSendError as exc:
-            # Before the row is final: a retry after a crash here finds it `sending` and sends
-            # nothing, so this is the only chance to record what the refusal says.
+            # Before the row is final: a retry after a crash here finds it `sending` and does
+            # not send blindly, so this is the only chance to record what the refusal says.
             await self._act_on_refusal(request, decision.address, exc)
             # The address is bad or opted out, not the message: the other channel may reach them.
             bad_address = (exc.code or 0) in SUPPRESSING_CODES[request.channel]
@@ -153,6 +150,17 @@ class SendActivities:
             reason=f"via {channel.name}",
             at=now,
         )
+
+    def _handover(
+        self, request: SendRequest, locale: str, subject: str | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        """Marks the row `sending` once the channel holds a connection, right before the provider
+        may have the message; a message still waiting for a connection stays `ready`."""
+
+        async def handed_over() -> None:
+            await self._db(ledger.hand_over, request, locale=locale, subject=subject)
+
+        return handed_over
 
     def _email(self, request: SendRequest, decision: Decision) -> tuple[OutgoingEmail, str]:
         assert decision.address is not None and decision.member is not None

@@ -172,6 +172,11 @@ class Message(SQLModel, table=True):
     created_at: datetime = _required_timestamp()
     sent_at: datetime | None = _timestamp()
     updated_at: datetime = _required_timestamp()
+    # When the last attempt handed the message to the provider (the row became `sending`).
+    handed_at: datetime | None = _timestamp()
+    # Set when an attempt that the provider may have had ended with no answer (a killed worker,
+    # a dropped connection after DATA): the hand-over time of that attempt. Support lists them.
+    interrupted_at: datetime | None = _timestamp(index=True)
 
 
 class JourneyStep(SQLModel, table=True):

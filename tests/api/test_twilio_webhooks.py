@@ -3,6 +3,7 @@
 import random
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
-from loyalflow.activities.ledger import INTERRUPTED_REASON
+from loyalflow.activities.ledger import INTERRUPTED_PREFIX
 from loyalflow.activities.send import SUPPRESSING_CODES
 from loyalflow.api.app import create_app
 from loyalflow.config import Settings
@@ -225,7 +226,12 @@ def test_a_row_failed_by_a_worker_crash_is_corrected_by_twilio(
     twilio: TestClient, twilio_settings: Settings, sms_member: tuple[str, str]
 ) -> None:
     message_id = ledger_row(
-        twilio_settings, sms_member[0], status="failed", reason=INTERRUPTED_REASON, provider_id=None
+        twilio_settings,
+        sms_member[0],
+        status="failed",
+        reason=f"{INTERRUPTED_PREFIX}handed to the sms provider at 2026-12-04 10:00:00 UTC",
+        interrupted_at=datetime(2026, 12, 4, 10, tzinfo=UTC),
+        provider_id=None,
     )
 
     signed_post(

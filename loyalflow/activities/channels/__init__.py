@@ -1,5 +1,12 @@
-"""Delivery channels. Each `send` returns the provider's id or raises a classified `SendError`."""
+"""Delivery channels. Each `send` returns the provider's id or raises a classified `SendError`.
 
+`on_handover` is awaited at the last moment before the provider may have the message (an SMTP
+connection held and the recipient accepted, just before DATA; just before the Twilio request):
+the send activity marks the ledger row `sending` there, so a message still waiting for a pooled
+connection when the worker dies is retried rather than written off.
+"""
+
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from loyalflow.activities.channels.errors import (
@@ -14,6 +21,7 @@ from loyalflow.activities.channels.sms import OutgoingSms
 __all__ = [
     "AmbiguousSendError",
     "EmailChannel",
+    "Handover",
     "OutgoingEmail",
     "OutgoingSms",
     "PermanentSendError",
@@ -23,13 +31,16 @@ __all__ = [
 ]
 
 
+Handover = Callable[[], Awaitable[None]]
+
+
 class EmailChannel(Protocol):
     name: str
 
-    async def send(self, email: OutgoingEmail) -> str: ...
+    async def send(self, email: OutgoingEmail, on_handover: Handover | None = None) -> str: ...
 
 
 class SmsChannel(Protocol):
     name: str
 
-    async def send(self, sms: OutgoingSms) -> str: ...
+    async def send(self, sms: OutgoingSms, on_handover: Handover | None = None) -> str: ...

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -112,7 +113,9 @@ class SmtpEmailChannel:
     def _server(self) -> str:
         return f"SMTP server {self.host}:{self.port}"
 
-    async def send(self, email: OutgoingEmail) -> str:
+    async def send(
+        self, email: OutgoingEmail, on_handover: Callable[[], Awaitable[None]] | None = None
+    ) -> str:
         try:
             # Validated before taking a connection: a bad address is the message's fault.
             sender, recipient = email.envelope_sender, email.envelope_recipient
@@ -127,7 +130,7 @@ class SmtpEmailChannel:
             if connection is None:
                 connection = await self._open()
             try:
-                reply = await transmit(connection.smtp, envelope, self._server)
+                reply = await transmit(connection.smtp, envelope, self._server, on_handover)
             except Failure as failure:
                 self._release(connection, keep=failure.connection_ok)
                 if not (reused and failure.before_data and not failure.connection_ok):
@@ -137,7 +140,7 @@ class SmtpEmailChannel:
                 log.info("%s: pooled connection lost (%s); reconnecting", self._server, failure)
                 connection = await self._open()
                 try:
-                    reply = await transmit(connection.smtp, envelope, self._server)
+                    reply = await transmit(connection.smtp, envelope, self._server, on_handover)
                 except Failure as second:
                     self._release(connection, keep=second.connection_ok)
                     raise second.error from second.__cause__
@@ -146,7 +149,8 @@ class SmtpEmailChannel:
                     raise
             except BaseException:
                 # Cancelled (activity timeout, worker shutdown) mid-command: the connection is
-                # in an unknown state. The ledger row stays `sending`, so no retry re-sends it.
+                # in an unknown state. Before the hand-over the row is `ready` and a retry sends
+                # it; after, it is `sending` and a retry treats it as interrupted.
                 self._release(connection, keep=False)
                 raise
             self._release(connection, keep=True)

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from loyalflow.activities.channels.mime import OutgoingEmail
@@ -14,7 +15,11 @@ class OutboxEmailChannel:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def send(self, email: OutgoingEmail) -> str:
+    async def send(
+        self, email: OutgoingEmail, on_handover: Callable[[], Awaitable[None]] | None = None
+    ) -> str:
+        if on_handover is not None:
+            await on_handover()
         return await asyncio.to_thread(self._write, email)
 
     def _write(self, email: OutgoingEmail) -> str:
@@ -35,7 +40,11 @@ class OutboxSmsChannel:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    async def send(self, sms: OutgoingSms) -> str:
+    async def send(
+        self, sms: OutgoingSms, on_handover: Callable[[], Awaitable[None]] | None = None
+    ) -> str:
+        if on_handover is not None:
+            await on_handover()
         return await asyncio.to_thread(self._write, sms)
 
     def _write(self, sms: OutgoingSms) -> str:

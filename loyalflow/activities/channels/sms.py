@@ -5,6 +5,7 @@ Also `sms_encoding`: how Twilio will encode a body (GSM-7 or UCS-2) and how many
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -96,7 +97,9 @@ class TwilioSmsChannel:
     def _api_url(self) -> str:
         return self.api_base_url or "https://api.twilio.com"
 
-    async def send(self, sms: OutgoingSms) -> str:
+    async def send(
+        self, sms: OutgoingSms, on_handover: Callable[[], Awaitable[None]] | None = None
+    ) -> str:
         if not E164.fullmatch(sms.to):
             raise PermanentSendError(f"{sms.to!r} is not an E.164 phone number")
         params: dict[str, Any] = {"to": sms.to, "body": sms.body}
@@ -108,6 +111,8 @@ class TwilioSmsChannel:
             params["status_callback"] = _with_query(
                 self.status_callback_url, message_id=sms.message_id
             )
+        if on_handover is not None:
+            await on_handover()
         try:
             # The async HTTP client ignores its own `timeout` (twilio 9.x): bound the call here.
             async with asyncio.timeout(self.timeout):

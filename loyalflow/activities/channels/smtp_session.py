@@ -8,6 +8,7 @@ setting up a connection are transient whatever their code (see email.py).
 
 import re
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -69,8 +70,16 @@ def find_cause(exc: BaseException, kind: type[E]) -> E | None:
     return None
 
 
-async def transmit(smtp: aiosmtplib.SMTP, envelope: "Envelope", server: str) -> str:
-    """The final reply's text, or a `Failure` saying what can be done next."""
+async def transmit(
+    smtp: aiosmtplib.SMTP,
+    envelope: "Envelope",
+    server: str,
+    on_handover: Callable[[], Awaitable[None]] | None = None,
+) -> str:
+    """The final reply's text, or a `Failure` saying what can be done next.
+
+    `on_handover` runs after RCPT and right before DATA: from there on the server may have it.
+    """
     encoding = "utf-8" if envelope.smtputf8 else "ascii"
     try:
         options: list[str] = []
@@ -113,6 +122,8 @@ async def transmit(smtp: aiosmtplib.SMTP, envelope: "Envelope", server: str) -> 
         # content in one step, so once `data()` starts, a lost connection is ambiguous.)
         error = TransientSendError(f"{server} closed the connection before DATA")
         raise Failure(error, connection_ok=False, before_data=True)
+    if on_handover is not None:
+        await on_handover()
     try:
         response = await smtp.data(envelope.content)
     except aiosmtplib.SMTPDataError as exc:

@@ -23,7 +23,6 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from loyalflow.activities.channels.sms import UNSUBSCRIBED_RECIPIENT
-from loyalflow.activities.ledger import INTERRUPTED_REASON
 from loyalflow.api.deps import SettingsDep, TemporalDep
 from loyalflow.api.templates import pick_locale, render
 from loyalflow.config import Settings
@@ -136,8 +135,8 @@ def apply_status(
             )
             return row
         current = _PROGRESS.get(row.status)
-        # A row failed only because the worker died mid-call is corrected by what Twilio saw.
-        interrupted = row.status == MessageStatus.FAILED and row.reason == INTERRUPTED_REASON
+        # A row written off because the worker died mid-call is corrected by what Twilio saw.
+        interrupted = row.status == MessageStatus.FAILED and row.interrupted_at is not None
         if new is None or current is None:
             return row  # a status we do not track, or a row that was skipped
         if not interrupted and _PROGRESS[new] <= current:
