@@ -86,6 +86,12 @@ def _settle_interrupted(url: str, message_id: str, what: InterruptedSend) -> Sen
         return _result(row) if row.status in FINAL_STATES else None
 
 
+def _written_off(row: Message) -> bool:
+    """Failed only because an attempt was interrupted: the attempt's own late outcome, when it
+    arrives after all (a cancelled attempt finishing its conversation), is the truth."""
+    return row.status == MessageStatus.FAILED and row.interrupted_at is not None
+
+
 def hand_over(url: str, request: SendRequest, *, locale: str, subject: str | None) -> None:
     """The message is about to reach the provider: from now on a retry must not assume it did not."""
     with session_scope(url) as session:
@@ -127,6 +133,9 @@ def _upsert(
 ) -> SendResult | None:
     with session_scope(url) as session:
         row = session.get(Message, request.message_id) or new_row(request, status)
+        late = _written_off(row)
+        if row.status in FINAL_STATES and not late:
+            return _result(row)  # never moves a final outcome (a retry may have recorded it)
         row.status = status
         row.locale = locale or row.locale
         row.subject = subject or row.subject
@@ -138,7 +147,11 @@ def _upsert(
             row.interrupted_at = row.handed_at or row.updated_at
         if status == MessageStatus.SENT:
             row.sent_at = at or row.updated_at
-            if row.interrupted_at is not None:
+            if late:
+                row.reason = (
+                    f"{reason}; recorded late: the attempt finished after it was written off"
+                )
+            elif row.interrupted_at is not None:
                 row.reason = (
                     f"{reason}; sent again after an attempt handed over at "
                     f"{row.interrupted_at:%Y-%m-%d %H:%M:%S} UTC was interrupted "

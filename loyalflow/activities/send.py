@@ -101,19 +101,41 @@ class SendActivities:
                 reason=decision.reason,
                 retry_at=decision.retry_at,
             )
-        return await self._deliver(request, decision, now)
+        return await self._deliver_to_the_end(request, decision, now)
 
-    async def _deliver(self, request: SendRequest, decision: Decision, now: datetime) -> SendResult:
+    async def _deliver_to_the_end(
+        self, request: SendRequest, decision: Decision, now: datetime
+    ) -> SendResult:
+        """Delivers; a cancellation (heartbeat timeout of an overloaded worker, shutdown) stops
+        a send still waiting for a connection, but lets one the provider may already have finish
+        its conversation and record the outcome, so the retry finds a final row, not an
+        ambiguous `sending` one. Only a killed process leaves a row ambiguous."""
+        handed = asyncio.Event()
+        delivery = asyncio.create_task(self._deliver(request, decision, now, handed))
+        try:
+            return await asyncio.shield(delivery)
+        except asyncio.CancelledError:
+            if handed.is_set():
+                await asyncio.wait({delivery}, timeout=self.settings.smtp_timeout_seconds * 2)
+            else:
+                delivery.cancel()
+                await asyncio.wait({delivery})
+            raise
+
+    async def _deliver(
+        self, request: SendRequest, decision: Decision, now: datetime, handed: asyncio.Event
+    ) -> SendResult:
         assert decision.address is not None and decision.member is not None
         channel = self.email_channel if request.channel == "email" else self.sms_channel
         try:
             if request.channel == "email":
                 email, locale = self._email(request, decision)
-                handover = self._handover(request, locale, email.subject)
+                handover = self._handover(request, handed, locale, email.subject)
                 provider_id = await self.email_channel.send(email, handover)
             else:
                 sms, locale = self._sms(request, decision)
-                provider_id = await self.sms_channel.send(sms, self._handover(request, locale))
+                handover = self._handover(request, handed, locale)
+                provider_id = await self.sms_channel.send(sms, handover)
         except (TemplateError, TemplateNotFound) as exc:
             # A broken template will not fix itself on retry; record it for the marketer.
             return await self._db(
@@ -152,13 +174,14 @@ class SendActivities:
         )
 
     def _handover(
-        self, request: SendRequest, locale: str, subject: str | None = None
+        self, request: SendRequest, handed: asyncio.Event, locale: str, subject: str | None = None
     ) -> Callable[[], Awaitable[None]]:
         """Marks the row `sending` once the channel holds a connection, right before the provider
         may have the message; a message still waiting for a connection stays `ready`."""
 
         async def handed_over() -> None:
             await self._db(ledger.hand_over, request, locale=locale, subject=subject)
+            handed.set()
 
         return handed_over
 
