@@ -1,5 +1,7 @@
 """The send activity against a real SMTP server: a retried send never sends twice."""
 
+import asyncio
+import contextlib
 import dataclasses
 import uuid
 from datetime import UTC, datetime
@@ -151,6 +153,77 @@ async def test_an_attempt_interrupted_mid_call_is_not_repeated(
     assert result.status == "failed" and (result.reason or "").startswith(ledger.INTERRUPTED_PREFIX)
     assert "handed to the email provider at" in (result.reason or "")
     assert smtp_server.messages == []
+
+
+async def test_with_resend_an_interrupted_attempt_is_sent_again_under_the_same_message_id(
+    settings: Settings, smtp_server: SmtpServer, member_id: str
+) -> None:
+    """LOYALFLOW_INTERRUPTED_SEND=resend prefers a possible duplicate to a loss."""
+    resending = settings.model_copy(update={"interrupted_send": "resend"})
+    channel = SmtpEmailChannel(
+        host="127.0.0.1",
+        port=smtp_server.port,
+        username=None,
+        password=None,
+        start_tls=False,
+        timeout=10,
+    )
+    sends = send_activities(resending, channel)
+    create_member(settings, member_id, email="eve@example.com")
+    request = request_for(member_id)
+    ledger.hand_over(settings.effective_database_url, request, locale="en", subject=None)
+
+    result = await at().run(sends.send_message, request)
+
+    assert result.status == "sent"
+    [received] = smtp_server.messages
+    assert received["Message-ID"].startswith(f"<{request.message_id}@")
+    [row] = messages(settings, member_id)
+    # The interrupted attempt's hand-over is kept; the row's own is the attempt that went through.
+    assert row.interrupted_at is not None and row.handed_at is not None
+    assert row.interrupted_at < row.handed_at
+    assert "a duplicate is possible" in (row.reason or "")
+
+
+async def test_a_send_waiting_for_a_pooled_connection_is_not_handed_over(
+    settings: Settings, smtp_server: SmtpServer, member_id: str
+) -> None:
+    """Cancelled while every pooled connection is busy (a dead worker's attempt), the row is still
+    `ready`: the retry sends it, nothing is written off."""
+    channel = SmtpEmailChannel(
+        host="127.0.0.1",
+        port=smtp_server.port,
+        username=None,
+        password=None,
+        start_tls=False,
+        timeout=10,
+        pool_size=1,
+    )
+    sends = send_activities(settings, channel)
+    create_member(settings, member_id, email="fay@example.com")
+    request = request_for(member_id)
+    smtp_server.handler.data_delays.append(3.0)  # holds the only connection for 3 s
+    other = request_for(member_id)
+
+    async def both() -> None:
+        blocking = asyncio.create_task(at().run(sends.send_message, other))
+        await asyncio.sleep(0.5)
+        waiting = asyncio.create_task(at().run(sends.send_message, request))
+        await asyncio.sleep(0.5)
+        waiting.cancel()  # what the SDK does when the attempt's heartbeat times out
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        await blocking
+
+    await both()
+    rows = {row.message_id: row for row in messages(settings, member_id)}
+    assert rows[request.message_id].status == "ready"
+    assert rows[request.message_id].handed_at is None
+
+    retried = await at().run(sends.send_message, request)
+
+    assert retried.status == "sent"
+    assert len(smtp_server.messages) == 2
 
 
 async def test_an_unreachable_server_is_a_transient_error(
