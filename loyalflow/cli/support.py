@@ -1,4 +1,5 @@
-"""Support commands: `member show` (timeline), `member explain`, and `runs list|show|exit|retry-send`."""
+"""Support commands: `member show` (timeline), `member explain`, and
+`runs list|show|exit|retry-send|ambiguous`."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from loyalflow.models.timeline import Explanation, Timeline
 from loyalflow.runtime.connection import connect
 from loyalflow.support.explain import explain
 from loyalflow.support.resend import retry_send
-from loyalflow.support.runs import SupportError, exit_run, list_runs, show_run
+from loyalflow.support.runs import SupportError, ambiguous_sends, exit_run, list_runs, show_run
 from loyalflow.support.timeline import member_timeline
 
 runs_app = typer.Typer(help="Find journey runs, read their trail, exit them, re-send messages.")
@@ -208,3 +209,34 @@ def runs_retry_send(
     console.print(f"message {message_id} re-sent as {new_id}: {result.status}{escape(reason)}")
     if result.status != "sent":
         raise typer.Exit(1)
+
+
+@runs_app.command("ambiguous")
+def runs_ambiguous(
+    limit: Annotated[int, typer.Option(help="at most this many messages")] = 200,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Messages whose attempt was interrupted while the provider may have had them (a worker
+    killed mid-send): written off (LOYALFLOW_INTERRUPTED_SEND=write_off) or sent again (resend).
+    Check with the member, or `runs retry-send` a written-off one deliberately."""
+    found = ambiguous_sends(get_settings().effective_database_url, limit)
+    if as_json:
+        console.print_json(data=[m.model_dump(mode="json") for m in found])
+        return
+    table = Table(title=f"{len(found)} interrupted send(s)")
+    table.add_column("message id", overflow="fold", min_width=36)
+    table.add_column("member", overflow="fold")
+    table.add_column("journey / step", overflow="fold")
+    table.add_column("channel")
+    table.add_column("status")
+    table.add_column("handed over (UTC)")
+    for m in found:
+        table.add_row(
+            m.message_id,
+            escape(m.member_id),
+            escape(f"{m.journey_id}/{m.step_id}"),
+            m.channel,
+            m.status,
+            f"{m.handed_at:%Y-%m-%d %H:%M:%S}",
+        )
+    console.print(table)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from loyalflow.config import Settings
@@ -217,3 +217,41 @@ async def exit_run(
         ),
     )
     return recorded
+
+
+class AmbiguousSend(BaseModel):
+    """A message the provider may have had when its attempt was interrupted."""
+
+    message_id: str
+    member_id: str
+    journey_id: str
+    step_id: str
+    channel: str
+    status: str  # failed (written off), or sent (re-sent, or its late outcome recorded)
+    handed_at: datetime  # the interrupted attempt's hand-over to the provider
+    reason: str | None
+
+
+def ambiguous_sends(url: str, limit: int = 200) -> list[AmbiguousSend]:
+    """Newest first: what support may want to check with the recipient or re-send."""
+    with session_scope(url) as session:
+        rows = session.exec(
+            select(Message)
+            .where(col(Message.interrupted_at).is_not(None))
+            .order_by(col(Message.interrupted_at).desc())
+            .limit(limit)
+        )
+        return [
+            AmbiguousSend(
+                message_id=row.message_id,
+                member_id=row.member_id,
+                journey_id=row.journey_id,
+                step_id=row.step_id,
+                channel=row.channel,
+                status=row.status,
+                handed_at=row.interrupted_at,
+                reason=row.reason,
+            )
+            for row in rows
+            if row.interrupted_at is not None
+        ]

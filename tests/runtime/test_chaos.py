@@ -16,10 +16,12 @@ Marked `chaos`; plain `pytest` (and so CI) runs it. The figures are printed (`py
 """
 
 import asyncio
+import json
 import os
 import signal
 import sqlite3
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +165,17 @@ async def wait_for_received(smtp: SmtpServer, count: int, within: float = 120) -
     raise AssertionError(f"only {len(smtp.messages)} emails within {within}s")
 
 
+def runs_ambiguous(env: dict[str, str]) -> list[dict[str, str]]:
+    done = subprocess.run(
+        [sys.executable, "-m", "loyalflow", "runs", "ambiguous", "--json"],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    listed: list[dict[str, str]] = json.loads(done.stdout)
+    return listed
+
+
 def chaos_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], str]:
     env, ports = up_environment(home, smtp)
     env["LOYALFLOW_SMTP_POOL_SIZE"] = str(POOL_SIZE)
@@ -200,6 +213,10 @@ async def test_a_worker_killed_under_load_loses_and_duplicates_nothing_beyond_th
     assert result.lost <= POOL_SIZE
     assert result.unexplained_loss == 0  # whoever got nothing has a row that says why
     assert result.written_off_but_delivered <= POOL_SIZE
+    # Support finds every written-off message with one command.
+    listed = await asyncio.to_thread(runs_ambiguous, env)
+    found = {m["member_id"] for m in listed if m["status"] == "failed"}
+    assert found == {m for m, (s, interrupted) in rows.items() if s == "failed" and interrupted}
 
 
 async def test_the_api_killed_mid_ingest_loses_no_event(
