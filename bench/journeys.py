@@ -17,16 +17,12 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
@@ -36,46 +32,25 @@ from typing import Any
 
 import httpx
 from bare_workflow import TASK_QUEUE, BareInput, BareWorkflow, write_message
-from rich.console import Console
 from rich.table import Table
+from stack import (
+    RESULTS_DIR,
+    Stack,
+    console,
+    loyalflow_up,
+)
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 POLL_SECONDS = 0.005  # outbox scan interval: latency resolution
-HEALTH_TIMEOUT_SECONDS = 90
 EMAIL_TIMEOUT_SECONDS = 120
-STOP_TIMEOUT_SECONDS = 30
 SETTLE_SECONDS = 1.0  # after the last email, let the journeys reach their timer before CPU is read
 IDLE_SAMPLES = 20
 IDLE_PAUSE_SECONDS = 0.2  # lets the previous journey reach its timer
 WARMUP = 5
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
-console = Console()
 Start = Callable[[str], Awaitable[None]]
 CpuProbe = Callable[[], dict[str, float]]
-
-
-@dataclass(frozen=True)
-class Stack:
-    home: Path
-    api_url: str
-    temporal_address: str
-    pid: int  # `loyalflow up`
-
-    @property
-    def outbox(self) -> Path:
-        return self.home / "outbox"
-
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time used so far by each child of `loyalflow up` and by this process (Linux)."""
-        usage = {"bench": time.process_time()}
-        for child in Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split():
-            args = Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-            name = "temporal" if b"start-dev" in args else args[-1].decode()
-            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            usage[name] = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-        return usage
 
 
 @dataclass(frozen=True)
@@ -259,82 +234,6 @@ async def bare_phase(stack: Stack, journeys: int, concurrency: int) -> Phase:
     ):
         outbox = Outbox(directory)
         return await run_phase("bare", outbox, start, journeys, concurrency, stack.cpu_seconds)
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + HEALTH_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"`loyalflow up` exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer 200 within {HEALTH_TIMEOUT_SECONDS}s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # it stops its children: API, worker, Temporal
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # its own session: the whole tree
-        process.wait()
-
-
-@contextmanager
-def loyalflow_up(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """`python -m loyalflow up` on free ports; `extra_env` adds settings (e.g. a database URL)."""
-    temporal_port, ui_port, api_port = free_ports(3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
-    env |= {
-        "LOYALFLOW_HOME": str(home),
-        "LOYALFLOW_TEMPORAL_PORT": str(temporal_port),
-        "LOYALFLOW_TEMPORAL_UI_PORT": str(ui_port),
-        "LOYALFLOW_API_PORT": str(api_port),
-    }
-    env |= extra_env or {}
-    log_path = home / "up.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "loyalflow", "up"],
-            env=env,
-            cwd=home,  # no stray .env file is read
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        stack = Stack(
-            home, f"http://127.0.0.1:{api_port}", f"127.0.0.1:{temporal_port}", process.pid
-        )
-        try:
-            console.print(f"starting `loyalflow up` in {home} …")
-            began = time.monotonic()
-            wait_healthy(process, f"{stack.api_url}/healthz")
-            console.print(f"healthy after {time.monotonic() - began:.1f}s")
-            yield stack
-        except BaseException:
-            tail = log_path.read_text(errors="replace").splitlines()[-40:]
-            console.print("[red]failed; last lines of `loyalflow up`:[/red]", *tail, sep="\n")
-            raise
-        finally:
-            console.print("stopping `loyalflow up` …")
-            stop(process)
 
 
 def report(phases: list[Phase], concurrency: int) -> dict[str, Any]:
