@@ -48,17 +48,21 @@ def send_activities(settings: Settings, email_channel: SmtpEmailChannel) -> Send
     )
 
 
-@pytest.fixture
-def sends(settings: Settings, smtp_server: SmtpServer) -> SendActivities:
-    channel = SmtpEmailChannel(
+def plain_smtp(server: SmtpServer, pool_size: int = 4) -> SmtpEmailChannel:
+    return SmtpEmailChannel(
         host="127.0.0.1",
-        port=smtp_server.port,
+        port=server.port,
         username=None,
         password=None,
         start_tls=False,
         timeout=10,
+        pool_size=pool_size,
     )
-    return send_activities(settings, channel)
+
+
+@pytest.fixture
+def sends(settings: Settings, smtp_server: SmtpServer) -> SendActivities:
+    return send_activities(settings, plain_smtp(smtp_server))
 
 
 def request_for(member_id: str) -> SendRequest:
@@ -160,15 +164,7 @@ async def test_with_resend_an_interrupted_attempt_is_sent_again_under_the_same_m
 ) -> None:
     """LOYALFLOW_INTERRUPTED_SEND=resend prefers a possible duplicate to a loss."""
     resending = settings.model_copy(update={"interrupted_send": "resend"})
-    channel = SmtpEmailChannel(
-        host="127.0.0.1",
-        port=smtp_server.port,
-        username=None,
-        password=None,
-        start_tls=False,
-        timeout=10,
-    )
-    sends = send_activities(resending, channel)
+    sends = send_activities(resending, plain_smtp(smtp_server))
     create_member(settings, member_id, email="eve@example.com")
     request = request_for(member_id)
     ledger.hand_over(settings.effective_database_url, request, locale="en", subject=None)
@@ -190,16 +186,7 @@ async def test_a_send_waiting_for_a_pooled_connection_is_not_handed_over(
 ) -> None:
     """Cancelled while every pooled connection is busy (a dead worker's attempt), the row is still
     `ready`: the retry sends it, nothing is written off."""
-    channel = SmtpEmailChannel(
-        host="127.0.0.1",
-        port=smtp_server.port,
-        username=None,
-        password=None,
-        start_tls=False,
-        timeout=10,
-        pool_size=1,
-    )
-    sends = send_activities(settings, channel)
+    sends = send_activities(settings, plain_smtp(smtp_server, pool_size=1))
     create_member(settings, member_id, email="fay@example.com")
     request = request_for(member_id)
     smtp_server.handler.data_delays.append(3.0)  # holds the only connection for 3 s
