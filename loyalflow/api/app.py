@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from loyalflow.api.errors import validation_error_handler
+from loyalflow.api.openapi import describe_event_types
 from loyalflow.api.routes import (
     codec,
     events,
@@ -18,6 +19,7 @@ from loyalflow.api.routes import (
     twilio,
     unsubscribe,
 )
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import assert_schema_current
@@ -27,6 +29,8 @@ from loyalflow.runtime.connection import connect
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # A wrong events.yaml fails here, at start-up, with its file:line errors.
+    event_types = event_types_from(settings.events_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    describe_event_types(app, event_types)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(members.router)
     app.include_router(timeline.router)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.config import get_settings
 from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
@@ -63,21 +64,39 @@ def get_member(url: str, member_id: str) -> MemberOut | None:
 
 
 def store_events(
-    url: str, events: list[EventIn], rules: LoyaltyRules | None = None
+    url: str,
+    events: list[EventIn],
+    rules: LoyaltyRules | None = None,
+    event_types: EventTypes | None = None,
 ) -> list[StoredEvent]:
     """All or nothing: one bad event rejects the batch and nothing is written.
 
     Idempotent by `event_id`: an id already stored (or repeated in the batch) is a duplicate.
     Derived events (`purchase.first`, `tier.upgraded`...) are stored in the same transaction and
     returned after the event that caused them, ready to be routed like any other.
-    `rules` defaults to the process's configured loyalty rules.
+    `rules` and `event_types` default to the process's configured rules and events.yaml: a
+    custom type must be declared there, and its properties match the declaration.
     """
     rules = rules or rules_from(get_settings().loyalty_rules_file)
+    event_types = event_types or event_types_from(get_settings().events_file)
+    problems = declaration_problems(events, event_types)
+    if problems:
+        raise EventsRejected(problems)
     try:
         return _store(url, rules, events)
     except IntegrityError:
         # A concurrent request stored one of these ids first; a second pass sees it as duplicate.
         return _store(url, rules, events)
+
+
+def declaration_problems(events: list[EventIn], event_types: EventTypes) -> list[FieldProblem]:
+    """Custom events against their declarations: an undeclared type, a missing or mistyped
+    property, each named."""
+    return [
+        FieldProblem(index, problem.field, problem.message)
+        for index, event in enumerate(events)
+        for problem in event_types.check(event.type, event.properties)
+    ]
 
 
 def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredEvent]:
