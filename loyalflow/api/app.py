@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
@@ -15,6 +15,7 @@ from loyalflow.api.routes import (
     health,
     members,
     preferences,
+    segment,
     timeline,
     twilio,
     unsubscribe,
@@ -25,6 +26,11 @@ from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import assert_schema_current
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.runtime.connection import connect
+
+
+async def segment_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, segment.SegmentError)
+    return exc.response()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,5 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(preferences.router)
     app.include_router(twilio.router)
     app.include_router(codec.router)
+    app.include_router(segment.router)
+    app.add_exception_handler(segment.SegmentError, segment_error_handler)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     return app
