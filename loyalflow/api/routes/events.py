@@ -46,9 +46,9 @@ async def post_events(
         raise RequestValidationError(
             [
                 {
-                    "loc": ["body", p.index, p.field]
+                    "loc": ["body", p.index, *p.field.split(".")]
                     if isinstance(body, list)
-                    else ["body", p.field],
+                    else ["body", *p.field.split(".")],
                     "msg": p.message,
                     "type": "value_error",
                 }
