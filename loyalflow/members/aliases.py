@@ -52,6 +52,9 @@ def link(url: str, pairs: dict[str, str]) -> dict[str, str]:
 
 
 def members_of(url: str, anonymous_ids: Iterable[str]) -> dict[str, str]:
+    anonymous_ids = set(anonymous_ids)
+    if not anonymous_ids:
+        return {}
     with session_scope(url) as session:
         return _aliases(session, anonymous_ids)
 
