@@ -69,12 +69,10 @@ def ingest_segment(
             outcome.problems.append(result)
         else:
             mapped.append(result)
-    ensure_members(config.url, (m.user_id for m in mapped if m.user_id is not None))
     # Both ids in one message: the visitor is this member, from now on and for what they did.
-    newly_linked = link(
-        config.url,
-        {m.anonymous_id: m.user_id for m in mapped if m.anonymous_id and m.user_id},
-    )
+    pairs = {m.anonymous_id: m.user_id for m in mapped if m.anonymous_id and m.user_id}
+    ensure_members(config.url, pairs.values())  # the aliases' foreign key
+    newly_linked = link(config.url, pairs)
     visitors = {m.anonymous_id for m in mapped if m.user_id is None and m.anonymous_id}
     known = {**members_of(config.url, visitors - set(newly_linked)), **newly_linked}
     earlier = pending(config.url, newly_linked)
@@ -111,7 +109,11 @@ def _store(
     while events:
         try:
             stored = store_events(
-                config.url, [event for _, event in events], config.rules, config.event_types
+                config.url,
+                [event for _, event in events],
+                config.rules,
+                config.event_types,
+                create_members=True,  # a userId is a member, created if new
             )
         except EventsRejected as rejected:
             refused = {p.index for p in rejected.problems}
