@@ -265,3 +265,6 @@ def test_a_batch_keeps_its_good_messages(live_api: LiveApi) -> None:
     ]
     assert "32 KB" in body["rejected"][1]["message"]
     assert {e.event_id for e in stored_events(live_api, member_id)} >= {"ok-1", "ok-2"}
+    # /v1/import takes the same batches; the messages already stored are duplicates.
+    imported = post(live_api, "import", {"batch": [batch[0], batch[4]]}).json()
+    assert (imported["accepted"], imported["duplicates"]) == (0, 2)
