@@ -178,6 +178,22 @@ class Settings(BaseSettings):
     def temporal_db_path(self) -> Path:
         return self.home / "temporal.db"
 
+    # Custom events and the Segment API (issue 15)
+    # Custom event types and their properties (README, "Custom event types").
+    events_file: Path = PACKAGE_DIR / "catalog" / "events.yaml"
+    # Write keys of the Segment-style /v1 API, one per source ("web-key,pos-key"); none: /v1 off.
+    write_keys: Annotated[list[SecretStr], NoDecode] = []
+    # How a `track` event name becomes a declared type: object_action ("Cart Item Added" ->
+    # cart_item.added), dotted (cart.item.added), snake (cart_item_added) or exact.
+    segment_event_names: Literal["object_action", "dotted", "snake", "exact"] = "object_action"
+
+    @field_validator("write_keys", mode="before")
+    @classmethod
+    def _comma_separated_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
 
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 

@@ -3,21 +3,24 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from loyalflow.api.errors import validation_error_handler
+from loyalflow.api.openapi import describe_event_types
 from loyalflow.api.routes import (
     codec,
     events,
     health,
     members,
     preferences,
+    segment,
     timeline,
     twilio,
     unsubscribe,
 )
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import assert_schema_current
@@ -25,8 +28,15 @@ from loyalflow.rules.loyalty import rules_from
 from loyalflow.runtime.connection import connect
 
 
+async def segment_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, segment.SegmentError)
+    return exc.response()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # A wrong events.yaml fails here, at start-up, with its file:line errors.
+    event_types = event_types_from(settings.events_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    describe_event_types(app, event_types)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(members.router)
     app.include_router(timeline.router)
@@ -54,5 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(preferences.router)
     app.include_router(twilio.router)
     app.include_router(codec.router)
+    app.include_router(segment.router)
+    app.add_exception_handler(segment.SegmentError, segment_error_handler)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     return app

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 
+from loyalflow.catalog.event_checks import event_type_problems, trigger_properties
+from loyalflow.catalog.event_types import BUILT_IN_ONLY, EventTypes
 from loyalflow.catalog.locations import dotted
 from loyalflow.catalog.template_check import check_template
 from loyalflow.models.conditions import parse_condition, references
@@ -51,6 +53,7 @@ class CheckContext:
     templates_dir: Path
     policy: MessagingPolicy
     locales: tuple[str, ...] = ("en", "fr")
+    event_types: EventTypes = BUILT_IN_ONLY
 
 
 def check_journey(journey: Journey, context: CheckContext) -> list[Problem]:
@@ -59,6 +62,7 @@ def check_journey(journey: Journey, context: CheckContext) -> list[Problem]:
         *_unreachable(journey),
         *_loops_without_wait(journey),
         *_event_only_conditions(journey),
+        *_event_types(journey, context.event_types),
         *_schedule(journey),
         *_sends(journey, context),
     ]
@@ -188,6 +192,11 @@ def _event_only_conditions(journey: Journey) -> Iterator[Problem]:
             )
 
 
+def _event_types(journey: Journey, types: EventTypes) -> Iterator[Problem]:
+    for path, message, column in event_type_problems(journey, types):
+        yield Problem(path, message, column_in_value=column)
+
+
 # Allowed values of the five cron fields, and the names months and weekdays may use.
 _CRON_FIELDS = (
     ("minute", 0, 59, ()),
@@ -234,8 +243,10 @@ def _schedule(journey: Journey) -> Iterator[Problem]:
 
 
 def _sends(journey: Journey, context: CheckContext) -> Iterator[Problem]:
-    trigger_properties = (
-        DERIVED_PROPERTIES.get(journey.trigger.event) if journey.trigger.event else frozenset()
+    readable = (
+        trigger_properties(journey.trigger.event, context.event_types, DERIVED_PROPERTIES)
+        if journey.trigger.event
+        else frozenset()
     )
     checked: set[tuple[str, str, frozenset[str]]] = set()
     for index, step in enumerate(journey.steps):
@@ -254,7 +265,7 @@ def _sends(journey: Journey, context: CheckContext) -> Iterator[Problem]:
                 channel,
                 locales=context.locales,
                 params=frozenset(step.params),
-                trigger_properties=trigger_properties,
+                trigger_properties=readable,
                 member_fields=TEMPLATE_MEMBER_FIELDS,  # what member_context gives templates
             ):
                 if message not in reported:

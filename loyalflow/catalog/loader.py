@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from loyalflow.catalog.checks import CheckContext, Problem, check_journey
+from loyalflow.catalog.event_types import BUILT_IN_ONLY, EventTypes
 from loyalflow.catalog.locations import YamlDocument, dotted
 from loyalflow.models.journey import STEP_KINDS, Journey
 from loyalflow.rules.messaging import MessagingPolicy
@@ -26,6 +27,8 @@ _PATTERNS = {
     "digits and _ (e.g. welcome_email)",
     r"^[a-z][a-z0-9_.]*$": "must start with a lowercase letter and use only lowercase letters, "
     "digits, _ and . (e.g. welcome.subject_line)",
+    r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$": "must be an event type: lowercase words joined "
+    "by . (e.g. purchase, review.posted)",
     r"^member\.(attributes\.)?[a-z_][a-z0-9_]*$": "must name a date of the member, such as "
     "member.joined_at or member.attributes.birthday",
 }
@@ -271,9 +274,15 @@ def load_journey(path: Path, context: CheckContext) -> Journey:
 
 
 def load_catalog(
-    journeys_dir: Path, templates_dir: Path, policy: MessagingPolicy, locales: tuple[str, ...]
+    journeys_dir: Path,
+    templates_dir: Path,
+    policy: MessagingPolicy,
+    locales: tuple[str, ...],
+    event_types: EventTypes = BUILT_IN_ONLY,
 ) -> Catalog:
-    context = CheckContext(templates_dir=templates_dir, policy=policy, locales=locales)
+    context = CheckContext(
+        templates_dir=templates_dir, policy=policy, locales=locales, event_types=event_types
+    )
     journeys: dict[str, Journey] = {}
     problems: list[str] = []
     for path in sorted(journeys_dir.glob("*.yaml")):

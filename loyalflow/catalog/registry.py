@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.catalog.loader import Catalog, load_catalog
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
@@ -14,9 +15,19 @@ from loyalflow.rules.messaging import policy_from
 
 @lru_cache(maxsize=4)
 def _catalog(
-    journeys_dir: Path, templates_dir: Path, policy_file: Path, locales: tuple[str, ...]
+    journeys_dir: Path,
+    templates_dir: Path,
+    policy_file: Path,
+    locales: tuple[str, ...],
+    events_file: Path,
 ) -> Catalog:
-    return load_catalog(journeys_dir, templates_dir, policy_from(policy_file), locales)
+    return load_catalog(
+        journeys_dir,
+        templates_dir,
+        policy_from(policy_file),
+        locales,
+        event_types_from(events_file),
+    )
 
 
 def get_catalog(settings: Settings) -> Catalog:
@@ -26,6 +37,7 @@ def get_catalog(settings: Settings) -> Catalog:
         settings.templates_dir,
         settings.messaging_policy_file,
         tuple(settings.template_locales),
+        settings.events_file,
     )
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from loyalflow.catalog.checks import CheckContext
+from loyalflow.catalog.event_types import EventTypesError, event_types_from
 from loyalflow.catalog.loader import Catalog, JourneyLoadError, load_journey
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.catalog.text import describe_step
@@ -29,10 +30,16 @@ console = Console()
 
 def _context() -> CheckContext:
     settings = get_settings()
+    try:
+        event_types = event_types_from(settings.events_file)
+    except EventTypesError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(1) from exc
     return CheckContext(
         templates_dir=settings.templates_dir,
         policy=policy_from(settings.messaging_policy_file),
         locales=tuple(settings.template_locales),
+        event_types=event_types,
     )
 
 
@@ -46,7 +53,7 @@ def _print_problems(problems: list[str]) -> None:
 def _load_all() -> Catalog:
     try:
         return get_catalog(get_settings())
-    except JourneyLoadError as exc:
+    except (JourneyLoadError, EventTypesError) as exc:
         _print_problems(exc.problems)
         raise typer.Exit(1) from exc
 

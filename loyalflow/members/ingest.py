@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.config import get_settings
 from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
@@ -63,26 +64,50 @@ def get_member(url: str, member_id: str) -> MemberOut | None:
 
 
 def store_events(
-    url: str, events: list[EventIn], rules: LoyaltyRules | None = None
+    url: str,
+    events: list[EventIn],
+    rules: LoyaltyRules | None = None,
+    event_types: EventTypes | None = None,
+    *,
+    create_members: bool = False,
 ) -> list[StoredEvent]:
     """All or nothing: one bad event rejects the batch and nothing is written.
 
     Idempotent by `event_id`: an id already stored (or repeated in the batch) is a duplicate.
     Derived events (`purchase.first`, `tier.upgraded`...) are stored in the same transaction and
     returned after the event that caused them, ready to be routed like any other.
-    `rules` defaults to the process's configured loyalty rules.
+    `rules` and `event_types` default to the process's configured rules and events.yaml: a
+    custom type must be declared there, and its properties match the declaration.
+    `create_members`: an event for a member not seen yet creates it (the Segment API, where a
+    `userId` is a member) rather than being refused.
     """
     rules = rules or rules_from(get_settings().loyalty_rules_file)
+    event_types = event_types or event_types_from(get_settings().events_file)
+    problems = declaration_problems(events, event_types)
+    if problems:
+        raise EventsRejected(problems)
     try:
-        return _store(url, rules, events)
+        return _store(url, rules, events, create_members)
     except IntegrityError:
         # A concurrent request stored one of these ids first; a second pass sees it as duplicate.
-        return _store(url, rules, events)
+        return _store(url, rules, events, create_members)
 
 
-def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredEvent]:
+def declaration_problems(events: list[EventIn], event_types: EventTypes) -> list[FieldProblem]:
+    """Custom events against their declarations: an undeclared type, a missing or mistyped
+    property, each named."""
+    return [
+        FieldProblem(index, problem.field, problem.message)
+        for index, event in enumerate(events)
+        for problem in event_types.check(event.type, event.properties)
+    ]
+
+
+def _store(
+    url: str, rules: LoyaltyRules, events: list[EventIn], create_members: bool
+) -> list[StoredEvent]:
     with session_scope(url) as session:
-        members = _lock_members(session, events)
+        members = _lock_members(session, events, create_members)
         ids = [e.event_id for e in events]
         seen = set(session.exec(select(Event.event_id).where(col(Event.event_id).in_(ids))))
         stored: list[StoredEvent] = []
@@ -123,7 +148,9 @@ def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredE
         return stored
 
 
-def _lock_members(session: Session, events: list[EventIn]) -> dict[str, Member]:
+def _lock_members(
+    session: Session, events: list[EventIn], create_members: bool
+) -> dict[str, Member]:
     """Locks the batch's members, in id order, in one query.
 
     Row locks on PostgreSQL: concurrent purchases for one member never lose an update. The
@@ -138,7 +165,7 @@ def _lock_members(session: Session, events: list[EventIn]) -> dict[str, Member]:
     problems: list[FieldProblem] = []
     joining: set[str] = set()
     for index, incoming in enumerate(events):
-        if incoming.type == "member.joined":
+        if incoming.type == "member.joined" or create_members:
             joining.add(incoming.member_id)
         elif incoming.member_id not in members and incoming.member_id not in joining:
             problems.append(

@@ -1,6 +1,7 @@
 """HTTP shapes (request and response bodies), kept apart from the tables."""
 
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from loyalflow.models.journey import DERIVED_EVENT_TYPES, INGESTED_EVENT_TYPES
+from loyalflow.models.journey import DERIVED_EVENT_TYPES, EVENT_TYPE_PATTERN, INGESTED_EVENT_TYPES
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 MemberId = Annotated[str, Field(pattern=MEMBER_ID_PATTERN, examples=["M-1001"])]
@@ -176,11 +177,14 @@ class EventIn(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
+        """Built-in or custom: whether a custom type is declared (events.yaml) is checked when
+        the event is stored, against the process's declarations."""
         if value in DERIVED_EVENT_TYPES:
             raise ValueError(f"{value!r} is derived by loyalflow and cannot be posted")
-        if value not in INGESTED_EVENT_TYPES:
+        if len(value) > 64 or not re.fullmatch(EVENT_TYPE_PATTERN, value):
             raise ValueError(
-                f"unknown event type {value!r}; expected one of {INGESTED_EVENT_TYPES}"
+                f"unknown event type {value!r}: event types are lowercase words joined by . "
+                f"(built-in: {', '.join(INGESTED_EVENT_TYPES)}; or a type declared in events.yaml)"
             )
         return value
 

@@ -80,18 +80,10 @@ StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Scalar = str | int | float | bool
-EventType = Literal[
-    "member.joined",
-    "purchase",
-    "visit",
-    "points.adjusted",
-    "consent.updated",
-    "profile.updated",
-    "purchase.first",
-    "tier.upgraded",
-    "tier.downgraded",
-    "member.inactive",
-]
+# Built-in types, or custom ones declared in events.yaml: which types exist is checked when
+# the catalog loads (loyalflow.catalog.checks), since this module reads no file.
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+EventType = Annotated[str, Field(pattern=EVENT_TYPE_PATTERN, max_length=64)]
 
 
 class _Strict(BaseModel):

@@ -213,3 +213,28 @@ class SupportAction(SQLModel, table=True):
 def normalise_address(channel: str, address: str) -> str:
     """The form suppressions are keyed by: email addresses compare case-insensitively."""
     return address.lower() if channel == "email" else address
+
+
+class AnonymousAlias(SQLModel, table=True):
+    """A Segment `anonymousId` (a browser, a device) known to be a member: its events are the
+    member's from then on."""
+
+    __tablename__ = "anonymous_alias"
+
+    anonymous_id: str = Field(primary_key=True, max_length=128)
+    member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
+    created_at: datetime = _required_timestamp()
+
+
+class AnonymousEvent(SQLModel, table=True):
+    """An event of a visitor not identified yet: kept, never routed, until an alias names the
+    member; then stored as the member's event (same id) and deleted from here."""
+
+    __tablename__ = "anonymous_event"
+
+    event_id: str = Field(primary_key=True, max_length=128)
+    anonymous_id: str = Field(index=True, max_length=128)
+    type: str = Field(max_length=64)
+    occurred_at: datetime = _required_timestamp()
+    received_at: datetime = _required_timestamp()
+    properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -28,6 +28,8 @@ from tests.conftest import unique_member_id
 
 TABLES = {
     "member",
+    "anonymous_alias",
+    "anonymous_event",
     "event",
     "consent",
     "suppression",

@@ -3,6 +3,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.members.ingest import EventsRejected, store_events
 from loyalflow.models.api import EventIn, EventOutcome, IngestResponse
 from loyalflow.routing.router import route_events
@@ -39,14 +40,15 @@ async def post_events(
             settings.effective_database_url,
             batch,
             rules_from(settings.loyalty_rules_file),
+            event_types_from(settings.events_file),
         )
     except EventsRejected as rejected:
         raise RequestValidationError(
             [
                 {
-                    "loc": ["body", p.index, p.field]
+                    "loc": ["body", p.index, *p.field.split(".")]
                     if isinstance(body, list)
-                    else ["body", p.field],
+                    else ["body", *p.field.split(".")],
                     "msg": p.message,
                     "type": "value_error",
                 }
