@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from email.utils import parseaddr
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -11,6 +12,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from loyalflow.activities.channels import EmailChannel, SmsChannel
+from loyalflow.activities.channels.dkim_signing import DkimSigner
 from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.activities.channels.outbox import OutboxEmailChannel, OutboxSmsChannel
 from loyalflow.activities.channels.sms import TwilioSmsChannel
@@ -46,8 +48,23 @@ def email_channel(settings: Settings) -> EmailChannel:
             use_tls=settings.smtp_tls,
             pool_size=settings.smtp_pool_size,
             timeout=settings.smtp_timeout_seconds,
+            message_id_domain=settings.message_id_domain,
+            dkim=dkim_signer(settings),
         )
-    return OutboxEmailChannel(settings.outbox_dir)
+    return OutboxEmailChannel(settings.outbox_dir, settings.message_id_domain)
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    """The DKIM key, read and checked now (worker start), or None when signing is off."""
+    if settings.dkim_private_key_file is None:
+        return None
+    assert settings.dkim_selector is not None  # Settings requires it with a key file
+    sender_domain = parseaddr(settings.email_from)[1].rpartition("@")[2].lower()
+    return DkimSigner.from_file(
+        settings.dkim_private_key_file,
+        selector=settings.dkim_selector,
+        domain=settings.dkim_domain or sender_domain,
+    )
 
 
 def sms_channel(settings: Settings) -> SmsChannel:

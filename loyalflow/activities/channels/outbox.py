@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from loyalflow.activities.channels.mime import OutgoingEmail
@@ -11,13 +12,16 @@ from loyalflow.activities.channels.sms import OutgoingSms, sms_encoding
 class OutboxEmailChannel:
     name = "outbox"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, message_id_domain: str | None = None) -> None:
         self.directory = directory
+        self.message_id_domain = message_id_domain  # None: the sender's domain
 
     async def send(self, email: OutgoingEmail) -> str:
         return await asyncio.to_thread(self._write, email)
 
     def _write(self, email: OutgoingEmail) -> str:
+        if self.message_id_domain and email.message_id_domain is None:
+            email = replace(email, message_id_domain=self.message_id_domain)
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{email.message_id}.eml"
         partial = target.with_suffix(".eml.partial")
