@@ -29,6 +29,8 @@ from loyalflow.routing.schedules import ensure_schedules
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.messaging import policy_from
 from loyalflow.runtime.connection import connect, ensure_search_attributes
+from loyalflow.runtime.logs import configure_logging
+from loyalflow.runtime.send_failures import SendFailureInterceptor, SendFailureLog
 from loyalflow.workflows.journey import JourneyWorkflow
 from loyalflow.workflows.retry_send import RetrySendWorkflow
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
@@ -91,6 +93,7 @@ def build_worker(
     email: EmailChannel | None = None,
     sms: SmsChannel | None = None,
     sandboxed: bool = True,
+    send_failures: SendFailureLog | None = None,
 ) -> Worker:
     """`sandboxed=False` is for simulations on a throwaway server only: the sandbox guards
     determinism in production (and the replay tests prove it), but costs a simulation of
@@ -129,6 +132,8 @@ def build_worker(
             steps.apply_update,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # Failed send attempts: one line each (repeats summarised), no traceback.
+        interceptors=[SendFailureInterceptor(send_failures)],
         max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
     )
@@ -151,7 +156,8 @@ async def run_worker(settings: Settings) -> None:
     except RPCError as err:
         log.warning("could not create or update the sweep schedules: %s", err.message)
     email, sms = email_channel(settings), sms_channel(settings)
-    worker = build_worker(client, settings, email=email, sms=sms)
+    send_failures = SendFailureLog()
+    worker = build_worker(client, settings, email=email, sms=sms, send_failures=send_failures)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -171,9 +177,11 @@ async def run_worker(settings: Settings) -> None:
     for channel in (email, sms):
         if isinstance(channel, SmtpEmailChannel | TwilioSmsChannel):
             await channel.aclose()
+    send_failures.flush()
     log.info("worker stopped")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(get_settings()))
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    asyncio.run(run_worker(settings))
