@@ -29,7 +29,7 @@ from loyalflow.routing.schedules import ensure_schedules
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.messaging import policy_from
 from loyalflow.runtime.connection import connect, ensure_search_attributes
-from loyalflow.runtime.logs import configure_logging
+from loyalflow.runtime.logs import configure_logging, forward_temporal_core_logs
 from loyalflow.runtime.send_failures import SendFailureInterceptor, SendFailureLog
 from loyalflow.workflows.journey import JourneyWorkflow
 from loyalflow.workflows.retry_send import RetrySendWorkflow
@@ -184,4 +184,5 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format)
+    forward_temporal_core_logs()
     asyncio.run(run_worker(settings))

@@ -79,3 +79,40 @@ def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+
+
+def test_temporal_core_warnings_are_json_lines_too(tmp_path: Path) -> None:
+    env, _ = up_env(tmp_path / "home", LOYALFLOW_LOG_FORMAT="json")
+    log = tmp_path / "up.log"
+    up = start(["up"], env, log)
+    try:
+        wait_for_log(log, WORKER_READY, up, timeout=120)
+        children = children_of(up.pid)
+        temporal = next(pid for pid, command in children.items() if "start-dev" in command)
+        os.kill(up.pid, signal.SIGSTOP)  # the supervisor would stop everything at once
+        os.kill(temporal, signal.SIGKILL)
+        # The worker's pollers (Temporal's Rust core) retry, and warn about it.
+        wait_for_log(log, "temporalio.core", up, timeout=30)
+        os.kill(up.pid, signal.SIGCONT)
+        up.wait(timeout=60)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+    core = [line for line in log.read_text().splitlines() if "temporalio.core" in line]
+    assert core and all(json.loads(line)["level"] == "WARNING" for line in core)
+    assert "color_message" not in log.read_text()
+
+
+def children_of(pid: int) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found[int(entry.name)] = command
+    return found
