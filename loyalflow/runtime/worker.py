@@ -156,6 +156,8 @@ async def run_worker(settings: Settings) -> None:
     except RPCError as err:
         log.warning("could not create or update the sweep schedules: %s", err.message)
     email, sms = email_channel(settings), sms_channel(settings)
+    if isinstance(email, SmtpEmailChannel) and email.dkim is not None:
+        log.info("signing email with DKIM: d=%s s=%s", email.dkim.domain, email.dkim.selector)
     send_failures = SendFailureLog()
     worker = build_worker(client, settings, email=email, sms=sms, send_failures=send_failures)
     stop = asyncio.Event()
