@@ -30,7 +30,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TypeVar
 
 import aiosmtplib
@@ -121,8 +121,7 @@ class SmtpEmailChannel:
         try:
             # Validated before taking a connection: a bad address is the message's fault.
             sender, recipient = email.envelope_sender, email.envelope_recipient
-            if self.message_id_domain and email.message_id_domain is None:
-                email = replace(email, message_id_domain=self.message_id_domain)
+            email = email.on_domain(self.message_id_domain)
             content = email.to_bytes(utf8=email.needs_smtputf8, dkim=self.dkim)
         except (ValueError, UnicodeError) as exc:
             raise PermanentSendError(f"cannot build the message: {exc}") from exc

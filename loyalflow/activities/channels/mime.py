@@ -19,7 +19,7 @@ a message sent again after an interrupted attempt carries the same one.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage
@@ -92,6 +92,12 @@ class OutgoingEmail:
                 )
         if self.list_unsubscribe_mailto is not None:
             _check_header_url(self.list_unsubscribe_mailto, "list_unsubscribe_mailto")
+
+    def on_domain(self, message_id_domain: str | None) -> "OutgoingEmail":
+        """This email with its Message-ID on `message_id_domain`, unless it names one already."""
+        if message_id_domain is None or self.message_id_domain is not None:
+            return self
+        return replace(self, message_id_domain=message_id_domain)
 
     @property
     def message_id_header(self) -> str:

@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from loyalflow.activities.channels.mime import OutgoingEmail
@@ -20,8 +19,7 @@ class OutboxEmailChannel:
         return await asyncio.to_thread(self._write, email)
 
     def _write(self, email: OutgoingEmail) -> str:
-        if self.message_id_domain and email.message_id_domain is None:
-            email = replace(email, message_id_domain=self.message_id_domain)
+        email = email.on_domain(self.message_id_domain)
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{email.message_id}.eml"
         partial = target.with_suffix(".eml.partial")
