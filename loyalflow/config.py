@@ -194,7 +194,42 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    # Sending reliability and email trust (issue 12)
+    # The right-hand side of every Message-ID (`<ledger id@domain>`); default: LOYALFLOW_EMAIL_FROM's
+    # domain. Set it when the sender's domain is not one you control the Message-IDs of.
+    message_id_domain: str | None = None
+    # DKIM signing (RFC 6376), on when a key file is set: an RSA private key in PEM form, whose
+    # public half is published at `<selector>._domainkey.<domain>`. Domain default: the sender's.
+    dkim_private_key_file: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    # `text` (one line per record) or `json` (one JSON object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
 
+    @field_validator("message_id_domain", "dkim_domain")
+    @classmethod
+    def _domain_name(cls, domain: str | None) -> str | None:
+        if domain is None or not domain.strip():
+            return None
+        domain = domain.strip().rstrip(".").lower()
+        if not _DOMAIN.fullmatch(domain):
+            raise ValueError(
+                "must be a domain name such as mail.example.com (letters, digits, '-' and '.')"
+            )
+        return domain
+
+    @model_validator(mode="after")
+    def _complete_dkim(self) -> Self:
+        if self.dkim_private_key_file is not None and not self.dkim_selector:
+            raise ValueError(
+                "LOYALFLOW_DKIM_PRIVATE_KEY_FILE is set but LOYALFLOW_DKIM_SELECTOR is not: set "
+                "the selector whose TXT record (<selector>._domainkey.<domain>) holds the public key"
+            )
+        return self
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 

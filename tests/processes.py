@@ -61,3 +61,19 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout
             pass
         time.sleep(0.3)
     raise AssertionError(f"{url} did not answer within {timeout}s:\n{log.read_text()}")
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The direct children of `pid` and their command lines, from /proc (Linux)."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found[int(entry.name)] = command
+    return found

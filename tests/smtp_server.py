@@ -28,6 +28,7 @@ TlsMode = Literal["starttls", "implicit"]
 class RecordingHandler:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw_messages: list[bytes] = []  # exactly as received (DKIM is checked on these)
         self.peers: list[Any] = []  # the client address (host, port) of each accepted message
         self.refusals: list[str] = []  # replies to give, in order, instead of accepting
         self.recipient_refusals: list[str] = []  # the same, for the next RCPTs
@@ -64,6 +65,7 @@ class RecordingHandler:
             return self.refusals.pop(0)
         raw = cast(bytes, envelope.original_content or envelope.content)
         self.messages.append(message_from_bytes(raw, policy=policy.default))
+        self.raw_messages.append(raw)
         self.peers.append(session.peer)
         if self.data_delays:  # taken, but the reply comes late (the client may have given up)
             await asyncio.sleep(self.data_delays.pop(0))
@@ -157,6 +159,10 @@ class SmtpServer:
     @property
     def messages(self) -> list[EmailMessage]:
         return self.handler.messages
+
+    @property
+    def raw_messages(self) -> list[bytes]:
+        return self.handler.raw_messages
 
     @property
     def connections(self) -> int:

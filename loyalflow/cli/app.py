@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -38,7 +37,9 @@ err = Console(stderr=True)
 
 
 def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from loyalflow.runtime.logs import configure_logging
+
+    configure_logging(get_settings().log_format)
 
 
 @app.command()
@@ -66,7 +67,14 @@ def api() -> None:
     from loyalflow.api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    # JSON: uvicorn's own loggers (its default config writes text) go through the root's handler.
+    logging_options: dict[str, Any] = {}
+    if settings.log_format == "json":
+        _logging()
+        logging_options["log_config"] = None
+    uvicorn.run(
+        create_app(settings), host=settings.api_host, port=settings.api_port, **logging_options
+    )
 
 
 @app.command()

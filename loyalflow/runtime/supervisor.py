@@ -1,13 +1,16 @@
 """`loyalflow up`: one process tree (Temporal, worker, API) that stops cleanly on Ctrl-C/SIGTERM."""
 
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -21,6 +24,7 @@ from loyalflow.runtime.embedded import dev_server_command
 
 STOP_TIMEOUT_SECONDS = 20
 RESTART_DELAY_SECONDS = 2.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class StartupFailed(RuntimeError):
@@ -34,13 +38,32 @@ class Child:
     restart: bool
     process: subprocess.Popen[bytes] | None = None
     restarts: int = field(default=0)
+    # Output to this file (appended) instead of the terminal.
+    log_file: Path | None = None
 
     def start(self, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(self.command, env=env)
+        # A process group of its own: Ctrl-C in the terminal reaches only the supervisor, which
+        # stops the children in order (API, worker, then Temporal). Otherwise all of them get
+        # SIGINT at once, and the worker's pollers log warnings as Temporal goes away under them.
+        # Out of the terminal's group, a child is told to stop when the supervisor dies.
+        options: dict[str, Any] = {"process_group": 0, "preexec_fn": _stop_with_parent}
+        if self.log_file is None:
+            self.process = subprocess.Popen(self.command, env=env, **options)
+            return
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, env=env, stdout=log, stderr=subprocess.STDOUT, **options
+            )
 
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def _stop_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the supervisor dies, even by SIGKILL (Linux)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Supervisor:
@@ -79,7 +102,14 @@ class Supervisor:
     def _start_all(self) -> None:
         cli = [sys.executable, "-m", "loyalflow"]
         if self.settings.embedded_temporal:
-            temporal = Child("temporal", dev_server_command(self.settings), restart=False)
+            # The dev server's own warnings (its system workers losing their connection as it
+            # shuts down, on every Ctrl-C) are not the operator's business; kept in a file.
+            temporal = Child(
+                "temporal",
+                dev_server_command(self.settings),
+                restart=False,
+                log_file=self._temporal_log,
+            )
             self._launch(temporal)
             self._wait_for_temporal(temporal)
         self.console.print("applying database migrations…")
@@ -101,7 +131,7 @@ class Supervisor:
                 raise StartupFailed(
                     f"the Temporal dev server exited (port {self.settings.temporal_port} or "
                     f"{self.settings.temporal_ui_port} in use? set LOYALFLOW_TEMPORAL_PORT / "
-                    "LOYALFLOW_TEMPORAL_UI_PORT)"
+                    f"LOYALFLOW_TEMPORAL_UI_PORT); its output is in {self._temporal_log}"
                 )
             try:
                 asyncio.run(connect(self.settings, wait_seconds=0))
@@ -128,6 +158,10 @@ class Supervisor:
             time.sleep(0.3)
         if not self.stopping:
             raise StartupFailed(f"the API did not answer on {url} within {timeout:.0f}s")
+
+    @property
+    def _temporal_log(self) -> Path:
+        return self.settings.home / "temporal.log"
 
     @property
     def _api_url(self) -> str:
@@ -158,7 +192,8 @@ class Supervisor:
                     continue
                 code = child.process.returncode if child.process else None
                 if not child.restart:
-                    self.console.print(f"[red]{child.name} exited ({code}); stopping[/red]")
+                    where = f"; see {child.log_file}" if child.log_file else ""
+                    self.console.print(f"[red]{child.name} exited ({code}){where}; stopping[/red]")
                     return 1
                 child.restarts += 1
                 self.console.print(

@@ -4,6 +4,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from email.utils import parseaddr
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -11,6 +12,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from loyalflow.activities.channels import EmailChannel, SmsChannel
+from loyalflow.activities.channels.dkim_signing import DkimSigner
 from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.activities.channels.outbox import OutboxEmailChannel, OutboxSmsChannel
 from loyalflow.activities.channels.sms import TwilioSmsChannel
@@ -27,6 +29,8 @@ from loyalflow.routing.schedules import ensure_schedules
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.messaging import policy_from
 from loyalflow.runtime.connection import connect, ensure_search_attributes
+from loyalflow.runtime.logs import configure_logging, forward_temporal_core_logs
+from loyalflow.runtime.send_failures import SendFailureInterceptor, SendFailureLog
 from loyalflow.workflows.journey import JourneyWorkflow
 from loyalflow.workflows.retry_send import RetrySendWorkflow
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
@@ -46,8 +50,23 @@ def email_channel(settings: Settings) -> EmailChannel:
             use_tls=settings.smtp_tls,
             pool_size=settings.smtp_pool_size,
             timeout=settings.smtp_timeout_seconds,
+            message_id_domain=settings.message_id_domain,
+            dkim=dkim_signer(settings),
         )
-    return OutboxEmailChannel(settings.outbox_dir)
+    return OutboxEmailChannel(settings.outbox_dir, settings.message_id_domain)
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    """The DKIM key, read and checked now (worker start), or None when signing is off."""
+    if settings.dkim_private_key_file is None:
+        return None
+    assert settings.dkim_selector is not None  # Settings requires it with a key file
+    sender_domain = parseaddr(settings.email_from)[1].rpartition("@")[2].lower()
+    return DkimSigner.from_file(
+        settings.dkim_private_key_file,
+        selector=settings.dkim_selector,
+        domain=settings.dkim_domain or sender_domain,
+    )
 
 
 def sms_channel(settings: Settings) -> SmsChannel:
@@ -74,6 +93,7 @@ def build_worker(
     email: EmailChannel | None = None,
     sms: SmsChannel | None = None,
     sandboxed: bool = True,
+    send_failures: SendFailureLog | None = None,
 ) -> Worker:
     """`sandboxed=False` is for simulations on a throwaway server only: the sandbox guards
     determinism in production (and the replay tests prove it), but costs a simulation of
@@ -112,6 +132,8 @@ def build_worker(
             steps.apply_update,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # Failed send attempts: one line each (repeats summarised), no traceback.
+        interceptors=[SendFailureInterceptor(send_failures)],
         max_cached_workflows=settings.worker_max_cached_workflows,
         workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
     )
@@ -134,7 +156,10 @@ async def run_worker(settings: Settings) -> None:
     except RPCError as err:
         log.warning("could not create or update the sweep schedules: %s", err.message)
     email, sms = email_channel(settings), sms_channel(settings)
-    worker = build_worker(client, settings, email=email, sms=sms)
+    if isinstance(email, SmtpEmailChannel) and email.dkim is not None:
+        log.info("signing email with DKIM: d=%s s=%s", email.dkim.domain, email.dkim.selector)
+    send_failures = SendFailureLog()
+    worker = build_worker(client, settings, email=email, sms=sms, send_failures=send_failures)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -154,9 +179,12 @@ async def run_worker(settings: Settings) -> None:
     for channel in (email, sms):
         if isinstance(channel, SmtpEmailChannel | TwilioSmsChannel):
             await channel.aclose()
+    send_failures.flush()
     log.info("worker stopped")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(get_settings()))
+    settings = get_settings()
+    configure_logging(settings.log_format)
+    forward_temporal_core_logs()
+    asyncio.run(run_worker(settings))

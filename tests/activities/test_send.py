@@ -89,7 +89,8 @@ async def test_delivers_a_multipart_message_with_a_stable_message_id(
 
     assert result.status == "sent"
     [mail] = smtp_server.messages
-    assert mail["Message-ID"] == f"<{request.message_id}@loyalflow>"
+    # The sender's domain (email_from is club@example.com): a real domain, RFC 5322 form.
+    assert mail["Message-ID"] == f"<{request.message_id}@example.com>"
     assert mail["Subject"] == "Bienvenue chez Club Lumière, Zoé !"  # UTF-8 subject survives
     assert mail["To"] == "zoe@example.com"
     assert mail.get_body(("plain",)) is not None and mail.get_body(("html",)) is not None

@@ -112,8 +112,8 @@ async def test_starttls_and_auth_deliver_a_multipart_message_with_its_headers(
     provider_id = await channel_for(starttls_server).send(outgoing)
 
     [mail] = starttls_server.messages
-    assert provider_id.startswith(f"<{outgoing.message_id}@loyalflow> ")
-    assert mail["Message-ID"] == f"<{outgoing.message_id}@loyalflow>"
+    assert provider_id.startswith(f"<{outgoing.message_id}@example.com> ")
+    assert mail["Message-ID"] == f"<{outgoing.message_id}@example.com>"
     assert mail["Subject"] == EMOJI_SUBJECT
     assert mail["From"].addresses[0].display_name == "Club Lumière"
     assert mail["To"].addresses[0].addr_spec == "zoe0@example.com"
@@ -423,7 +423,7 @@ def test_utf8_subjects_are_rfc2047_encoded_and_round_trip(subject: str) -> None:
     raw = email(subject=subject).to_bytes()
 
     lines = raw_header_lines(raw, "Subject")
-    assert all(len(line) <= 78 for line in lines)
+    assert all(len(line) <= 76 for line in lines)  # RFC 2047 2, lines with encoded words
     if not subject.isascii():
         encoded = " ".join(line.removeprefix("Subject:").strip() for line in lines)
         assert re.fullmatch(r"(=\?utf-8\?[bq]\?[^? ]*\?= ?)+", encoded, re.IGNORECASE)

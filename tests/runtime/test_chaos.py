@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import start, wait_for_log
+from tests.processes import children_of, start, wait_for_log
 from tests.runtime.test_up_e2e import stop, up_environment
 from tests.smtp_server import SmtpServer
 
@@ -50,23 +50,6 @@ class Figures:
     written_off: int
     written_off_but_delivered: int
     unexplained_loss: int
-
-
-def children_of(pid: int) -> dict[int, str]:
-    """The direct children of `pid` and their command lines, from /proc."""
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid:
-            found[int(entry.name)] = command
-    return found
 
 
 def child_pid(up: subprocess.Popen[bytes], marker: str) -> int:

@@ -36,6 +36,7 @@ from typing import TypeVar
 
 import aiosmtplib
 
+from loyalflow.activities.channels.dkim_signing import DkimSigner
 from loyalflow.activities.channels.errors import (
     PermanentSendError,
 )
@@ -85,6 +86,8 @@ class SmtpEmailChannel:
         pool_size: int = 4,
         tls_context: ssl.SSLContext | None = None,
         max_idle_seconds: float = 60.0,
+        message_id_domain: str | None = None,
+        dkim: DkimSigner | None = None,
     ) -> None:
         if start_tls and use_tls:
             raise ValueError(
@@ -103,6 +106,8 @@ class SmtpEmailChannel:
         self.pool_size = pool_size
         self.max_idle_seconds = max_idle_seconds
         self._tls_context = tls_context
+        self.message_id_domain = message_id_domain  # None: the sender's domain
+        self.dkim = dkim
         self._local_hostname: str | None = None
         self._idle: list[_Connection] = []
         self._slots: asyncio.Semaphore | None = None
@@ -119,7 +124,8 @@ class SmtpEmailChannel:
         try:
             # Validated before taking a connection: a bad address is the message's fault.
             sender, recipient = email.envelope_sender, email.envelope_recipient
-            content = email.to_bytes(utf8=email.needs_smtputf8)
+            email = email.on_domain(self.message_id_domain)
+            content = email.to_bytes(utf8=email.needs_smtputf8, dkim=self.dkim)
         except (ValueError, UnicodeError) as exc:
             raise PermanentSendError(f"cannot build the message: {exc}") from exc
         envelope = Envelope(sender, recipient, content, email.needs_smtputf8)

@@ -2,29 +2,36 @@
 
 Three things here work around the standard library's defaults, each on purpose:
 
-- Headers that carry non-ASCII text (Subject, display names) are encoded with the legacy
-  `email.header` encoder and stored pre-folded. The modern folder (`email.policy.default`, seen
-  with Python 3.11.7) puts the space between two words *outside* the RFC 2047 encoded words when
-  it folds a long subject, and a reader then drops it ("attend, Zoé" comes back as "attend,Zoé").
-  The legacy encoder keeps spaces inside the encoded words.
+- Headers that carry non-ASCII text (Subject, display names) are written as RFC 2047 encoded
+  words by `encoded_words` (whole characters per word, spaces kept inside the words, words and
+  lines within RFC 2047's limits) and stored pre-folded; the library's encoders break one of
+  those rules or another (see that module).
 - `List-Unsubscribe` URLs must stay byte-for-byte intact; the modern folder turns a URL longer
   than a line into RFC 2047 encoded words, which no mail client would recognise. Pre-folded
   headers are written as they are because the policy has `refold_source="none"`.
 - Both bodies are quoted-printable: the message is 7-bit clean, so it passes any relay whether or
   not it offers 8BITMIME, and long lines (inlined CSS makes long `style` attributes) are wrapped.
+  `MIME-Version` appears once, in the message's header (RFC 2045 4), not in its parts.
+
+The `Message-ID` is `<ledger id@domain>` (RFC 5322 3.6.4): the domain is the sender's unless
+`LOYALFLOW_MESSAGE_ID_DOMAIN` names another. It depends only on the ledger id and settings, so
+a message sent again after an interrupted attempt carries the same one.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import policy
 from email.generator import BytesGenerator
-from email.header import Header
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 from io import BytesIO
 from urllib.parse import urlsplit
 
 import css_inline
+
+from loyalflow.activities.channels.dkim_signing import DkimSigner
+from loyalflow.activities.channels.encoded_words import MAX_LINE as ENCODED_MAX_LINE
+from loyalflow.activities.channels.encoded_words import fold_encoded, needs_encoding
 
 # `refold_source="none"`: headers stored with `set_raw` are written exactly as given (already
 # folded, see the module docstring); headers set by assignment are still folded by the policy.
@@ -73,6 +80,8 @@ class OutgoingEmail:
     # `unsubscribe@example.com` (or already `mailto:...`).
     list_unsubscribe_url: str | None = None
     list_unsubscribe_mailto: str | None = None
+    # The right-hand side of the Message-ID; None: the sender's domain.
+    message_id_domain: str | None = None
 
     def __post_init__(self) -> None:
         if self.list_unsubscribe_url is not None:
@@ -84,10 +93,18 @@ class OutgoingEmail:
         if self.list_unsubscribe_mailto is not None:
             _check_header_url(self.list_unsubscribe_mailto, "list_unsubscribe_mailto")
 
+    def on_domain(self, message_id_domain: str | None) -> "OutgoingEmail":
+        """This email with its Message-ID on `message_id_domain`, unless it names one already."""
+        if message_id_domain is None or self.message_id_domain is not None:
+            return self
+        return replace(self, message_id_domain=message_id_domain)
+
     @property
     def message_id_header(self) -> str:
         # Derived from the ledger id, so a receiving system can recognise a re-delivery.
-        return f"<{self.message_id}@loyalflow>"
+        domain = self.message_id_domain or self.envelope_sender.rpartition("@")[2]
+        # An internationalised sender domain in its ASCII (IDNA) form: msg-id is ASCII only.
+        return f"<{self.message_id}@{domain.encode('idna').decode('ascii').lower()}>"
 
     @property
     def envelope_sender(self) -> str:
@@ -137,13 +154,18 @@ class OutgoingEmail:
             message.set_raw(name, folded)
         message.set_content(self.text, cte="quoted-printable")
         message.add_alternative(inline_css(self.html), subtype="html", cte="quoted-printable")
+        for part in message.iter_parts():
+            # `add_alternative` builds the new part as a whole message, with its own header.
+            del part["MIME-Version"]
         return message
 
-    def to_bytes(self, *, utf8: bool = False) -> bytes:
-        """The message as sent over SMTP (CRLF). `utf8`: RFC 6531, for non-ASCII addresses."""
+    def to_bytes(self, *, utf8: bool = False, dkim: DkimSigner | None = None) -> bytes:
+        """The message as sent over SMTP (CRLF). `utf8`: RFC 6531, for non-ASCII addresses;
+        `dkim`: signed with that key."""
         out = BytesIO()
         BytesGenerator(out, policy=SMTP_POLICY.clone(utf8=utf8)).flatten(self.to_mime())
-        return out.getvalue()
+        content = out.getvalue()
+        return dkim.sign(content) if dkim is not None else content
 
 
 def _addr_spec(value: str, what: str) -> str:
@@ -162,16 +184,24 @@ def _set_address(message: EmailMessage, name: str, value: str, what: str) -> Non
         message[name] = value
         return
     # Exactly the one address that goes in the envelope, whatever else `value` contained.
-    # A non-ASCII display name becomes one encoded word (see the module docstring).
-    message.set_raw(name, formataddr((display_name, address), charset="utf-8"))
+    room = ENCODED_MAX_LINE - len(name) - 2
+    if display_name.isascii() or not needs_encoding(display_name, room):
+        message.set_raw(name, formataddr((display_name, address)))
+        return
+    # A non-ASCII display name becomes encoded words (see the module docstring); the address
+    # goes on a line of its own when the last word's line has no room left for it.
+    phrase = fold_encoded(display_name, room)
+    last_line = phrase.rpartition("\n")[2] if "\n" in phrase else f"{name}: {phrase}"
+    joint = " " if len(last_line) + len(address) + 3 <= ENCODED_MAX_LINE else "\n "
+    message.set_raw(name, f"{phrase}{joint}<{address}>")
 
 
 def _set_text(message: EmailMessage, name: str, value: str) -> None:
-    if value.isascii():
+    room = ENCODED_MAX_LINE - len(name) - 2
+    if not needs_encoding(value, room):
         # Plain ASCII folds at spaces; nothing is encoded, nothing can be lost.
         message[name] = value
         return
-    # The legacy encoder splits on character boundaries and keeps every space inside an encoded
-    # word, so the text round-trips exactly (emoji included). Lines stay within 78 characters.
-    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\n")
-    message.set_raw(name, encoded)
+    if any(c in value for c in "\r\n"):
+        raise ValueError(f"{name} must be one line")
+    message.set_raw(name, fold_encoded(value, room))

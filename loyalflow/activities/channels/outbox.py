@@ -12,8 +12,9 @@ from loyalflow.activities.channels.sms import OutgoingSms, sms_encoding
 class OutboxEmailChannel:
     name = "outbox"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, message_id_domain: str | None = None) -> None:
         self.directory = directory
+        self.message_id_domain = message_id_domain  # None: the sender's domain
 
     async def send(
         self, email: OutgoingEmail, on_handover: Callable[[], Awaitable[None]] | None = None
@@ -23,6 +24,7 @@ class OutboxEmailChannel:
         return await asyncio.to_thread(self._write, email)
 
     def _write(self, email: OutgoingEmail) -> str:
+        email = email.on_domain(self.message_id_domain)
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{email.message_id}.eml"
         partial = target.with_suffix(".eml.partial")
