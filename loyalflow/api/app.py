@@ -25,8 +25,15 @@ from loyalflow.rules.loyalty import rules_from
 from loyalflow.runtime.connection import connect
 
 
+class OpenApiRefused(RuntimeError):
+    """The API would be reachable from the network without a token (see Settings)."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    refusal = settings.open_api_refusal()
+    if refusal:
+        raise OpenApiRefused(refusal)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from loyalflow.cli.journeys import journeys_app
 from loyalflow.cli.preview import preview
 from loyalflow.cli.simulate import demo, simulate
 from loyalflow.cli.support import member_explain, member_show, runs_app
-from loyalflow.config import get_settings
+from loyalflow.config import Settings, get_settings
 from loyalflow.members.ingest import EventsRejected, get_member, store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import upgrade_database
@@ -47,7 +47,9 @@ def up() -> None:
     the worker and the API. Ctrl-C stops it all."""
     from loyalflow.runtime.supervisor import Supervisor
 
-    raise typer.Exit(Supervisor(get_settings(), console).run())
+    settings = get_settings()
+    _refuse_open_api(settings)
+    raise typer.Exit(Supervisor(settings, console).run())
 
 
 @app.command()
@@ -66,7 +68,15 @@ def api() -> None:
     from loyalflow.api.app import create_app
 
     settings = get_settings()
+    _refuse_open_api(settings)
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+
+
+def _refuse_open_api(settings: Settings) -> None:
+    refusal = settings.open_api_refusal()
+    if refusal:
+        err.print(f"[red]{refusal}[/red]", soft_wrap=True)
+        raise typer.Exit(2)
 
 
 @app.command()

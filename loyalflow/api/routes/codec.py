@@ -6,7 +6,6 @@ and data) to `/codec/decode` or `/codec/encode` and get the same shape back. Onl
 `LOYALFLOW_CODEC_TOKEN` may use it: a decoded payload can hold contact details.
 """
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -17,7 +16,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
-from loyalflow.api.deps import SettingsDep, TemporalDep
+from loyalflow.api.deps import SettingsDep, TemporalDep, same_secret
 from loyalflow.security.codec import CodecError, EncryptionCodec
 
 PREFIX = "/codec"
@@ -58,8 +57,7 @@ def require_codec(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="the codec endpoint is disabled until LOYALFLOW_CODEC_TOKEN is set",
         )
-    expected = settings.codec_token.get_secret_value()
-    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+    if credentials is None or not same_secret(credentials.credentials, settings.codec_token):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong bearer token (LOYALFLOW_CODEC_TOKEN)",
