@@ -6,8 +6,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loyalflow.api.errors import validation_error_handler
+from loyalflow.api.errors import method_not_allowed_handler, validation_error_handler
 from loyalflow.api.routes import (
     codec,
     events,
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, method_not_allowed_handler)
     app.include_router(members.router)
     app.include_router(timeline.router)
     app.include_router(events.router)

@@ -5,8 +5,12 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 
 def _union_branch(body: Any) -> str:
@@ -37,3 +41,72 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     assert isinstance(exc, RequestValidationError)
     detail = tidy_errors(exc.errors(), exc.body)
     return JSONResponse(status_code=422, content={"detail": jsonable_encoder(detail)})
+
+
+class ErrorOut(BaseModel):
+    """The body of every JSON error other than 422: what went wrong, in words."""
+
+    detail: str
+
+
+_WHY: dict[int, str] = {
+    400: "the request is well-formed but cannot be processed as given",
+    401: "missing or wrong bearer token (`Authorization: Bearer <token>`)",
+    403: "the link or signature is not valid",
+    404: "no such resource (or the feature is not configured)",
+    405: "method not allowed; `Allow` lists the methods this path accepts",
+    409: "conflicts with the current state",
+    410: "the link has expired",
+    413: "the body is too large",
+    415: "unsupported content type",
+    503: "not configured on this server (see the detail for the setting)",
+}
+_AUTH_HEADER = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for JSON errors (`{"detail": "..."}`), so the document says what the
+    API really answers."""
+    return {
+        code: {
+            "model": ErrorOut,
+            "description": _WHY[code],
+            **({"headers": _AUTH_HEADER} if code == 401 else {}),
+        }
+        for code in codes
+    }
+
+
+def page_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the HTML pages members see (invalid, expired, unknown links)."""
+    return {
+        code: {"description": _WHY[code], "content": {"text/html": {"schema": {"type": "string"}}}}
+        for code in codes
+    }
+
+
+def text_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"description": _WHY[code], "content": {"text/plain": {"schema": {"type": "string"}}}}
+        for code in codes
+    }
+
+
+async def method_not_allowed_handler(request: Request, exc: Exception) -> Response:
+    """405 with an `Allow` that lists every method of every route on the path.
+
+    Starlette answers with the methods of the first route whose path matched only, so
+    `OPTIONS /unsubscribe/x` said `Allow: GET` although POST works too."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 405:
+        return await http_exception_handler(request, exc)
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        # PARTIAL: the path matches and the method does not; FULL cannot happen here.
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return JSONResponse(
+        {"detail": "Method Not Allowed"},
+        status_code=405,
+        headers={"Allow": ", ".join(sorted(methods))},
+    )

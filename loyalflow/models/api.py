@@ -133,7 +133,14 @@ class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr | None = None
-    phone: str | None = None
+    phone: Annotated[
+        str | None,
+        Field(
+            description="E.164: `+`, country code, number",
+            examples=["+33612345678"],
+            json_schema_extra={"pattern": r"^\+[1-9][0-9]{1,14}$"},
+        ),
+    ] = None
     first_name: Annotated[Line, Field(max_length=200)] | None = None
     locale: str = "en"
     timezone: str = "UTC"
