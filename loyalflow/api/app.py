@@ -8,7 +8,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loyalflow.api.errors import method_not_allowed_handler, validation_error_handler
+from loyalflow.api.errors import (
+    method_not_allowed_handler,
+    path_methods,
+    validation_error_handler,
+)
 from loyalflow.api.routes import (
     codec,
     events,
@@ -55,13 +59,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, method_not_allowed_handler)
-    app.include_router(members.router)
-    app.include_router(timeline.router)
-    app.include_router(events.router)
-    app.include_router(health.router)
-    app.include_router(unsubscribe.router)
-    app.include_router(preferences.router)
-    app.include_router(twilio.router)
-    app.include_router(codec.router)
+    routers = [
+        members.router,
+        timeline.router,
+        events.router,
+        health.router,
+        unsubscribe.router,
+        preferences.router,
+        twilio.router,
+        codec.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.path_methods = path_methods(routers)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     return app

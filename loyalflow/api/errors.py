@@ -1,16 +1,17 @@
 """422 responses that name the field the client got wrong, wherever it sits in the body."""
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
 
 
 def _union_branch(body: Any) -> str:
@@ -92,6 +93,16 @@ def text_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def path_methods(routers: Sequence[APIRouter]) -> list[tuple[re.Pattern[str], set[str]]]:
+    """Each route's path pattern and methods, for `Allow` (kept on `app.state` at creation)."""
+    return [
+        (route.path_regex, set(route.methods or ()))
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+
 async def method_not_allowed_handler(request: Request, exc: Exception) -> Response:
     """405 with an `Allow` that lists every method of every route on the path.
 
@@ -100,11 +111,8 @@ async def method_not_allowed_handler(request: Request, exc: Exception) -> Respon
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code != 405:
         return await http_exception_handler(request, exc)
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        # PARTIAL: the path matches and the method does not; FULL cannot happen here.
-        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods or set()
+    known: list[tuple[re.Pattern[str], set[str]]] = request.app.state.path_methods
+    methods = set().union(*(m for pattern, m in known if pattern.match(request.url.path)))
     return JSONResponse(
         {"detail": "Method Not Allowed"},
         status_code=405,

@@ -111,3 +111,32 @@ def test_no_header_can_be_injected_into_an_email(field: dict[str, str]) -> None:
     assert len(parsed.get_all("To") or []) == 1
     assert len(parsed.get_all("From") or []) == 1
     assert b"\r\nBcc:" not in raw.split(b"\r\n\r\n", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/unsubscribe/any-token", "GET, POST"),
+        ("DELETE", "/members/M-1", "GET, PUT"),
+        ("PATCH", "/preferences/any-token", "GET, POST"),
+        ("GET", "/events", "POST"),
+    ],
+)
+def test_405_lists_every_method_of_the_path(
+    client: TestClient, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+
+
+def test_the_openapi_document_states_limits_and_error_answers(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    paths = document["paths"]
+
+    assert set(paths["/members/{member_id}"]["get"]["responses"]) >= {"200", "401", "404", "422"}
+    assert set(paths["/unsubscribe/{token}"]["post"]["responses"]) >= {"200", "403", "404", "410"}
+    event = document["components"]["schemas"]["EventIn"]
+    assert f"{MAX_AMOUNT}" in event["properties"]["properties"]["description"]
+    assert "occurred_at" in event["required"]
