@@ -241,7 +241,7 @@ def _require_number(
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise ValueError(f"properties.{key} must be {'an integer' if integer else 'a number'}")
     if not abs(value) <= limit:  # `not <=` also catches NaN
-        raise ValueError(f"properties.{key} must be between -{limit:_} and {limit:_}")
+        raise ValueError(f"properties.{key} must be between -{limit:,} and {limit:,}")
 
 
 def _check_purchase(properties: dict[str, Any]) -> None:

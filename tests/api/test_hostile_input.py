@@ -22,11 +22,11 @@ def known_member(client: TestClient, member_id: str) -> str:
 @pytest.mark.parametrize(
     ("type", "properties", "limit"),
     [
-        ("purchase", {"amount": 1e20}, f"{MAX_AMOUNT:_}"),
-        ("purchase", {"amount": 1.79e308}, f"{MAX_AMOUNT:_}"),
-        ("purchase", {"amount": -1e10}, f"{MAX_AMOUNT:_}"),
-        ("points.adjusted", {"points": 2**62}, f"{MAX_POINTS_ADJUSTMENT:_}"),
-        ("points.adjusted", {"points": -(10**13)}, f"{MAX_POINTS_ADJUSTMENT:_}"),
+        ("purchase", {"amount": 1e20}, f"{MAX_AMOUNT:,}"),
+        ("purchase", {"amount": 1.79e308}, f"{MAX_AMOUNT:,}"),
+        ("purchase", {"amount": -1e10}, f"{MAX_AMOUNT:,}"),
+        ("points.adjusted", {"points": 2**62}, f"{MAX_POINTS_ADJUSTMENT:,}"),
+        ("points.adjusted", {"points": -(10**13)}, f"{MAX_POINTS_ADJUSTMENT:,}"),
     ],
 )
 def test_numbers_past_their_limit_are_422_naming_field_and_limit(
