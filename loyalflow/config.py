@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import ipaddress
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     twilio_api_base_url: str | None = None  # contract tests point this at Prism
 
     # Links in messages (unsubscribe, preferences) and Twilio's status callbacks are built on it.
+    # Default: the API's own address (LOYALFLOW_API_HOST/PORT), see `_public_url_from_api`.
     public_url: str = "http://127.0.0.1:8000"
     # Signs unsubscribe and preference tokens. Without it, a key is generated under
     # LOYALFLOW_HOME (fine on a laptop; set it in production so every host agrees).
@@ -187,6 +189,41 @@ class Settings(BaseSettings):
     # cart_item.added), dotted (cart.item.added), snake (cart_item_added) or exact.
     segment_event_names: Literal["object_action", "dotted", "snake", "exact"] = "object_action"
 
+    # API exposure and first-run defaults (issue 12)
+    # Serving the API on a non-loopback LOYALFLOW_API_HOST without LOYALFLOW_API_TOKEN is refused
+    # (every member's timeline would be readable on the network); `true` allows it on a network
+    # you trust.
+    allow_open_api: bool = False
+    # Where `loyalflow preview` writes HTML unless --out is given; default: <home>/output.
+    output_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _public_url_from_api(self) -> Self:
+        # Unset, the links follow the API: LOYALFLOW_API_PORT=8080 must not leave them on 8000.
+        if "public_url" not in self.model_fields_set:
+            self.public_url = f"http://{_url_host(self.api_host)}:{self.api_port}"
+        return self
+
+    @property
+    def effective_output_dir(self) -> Path:
+        return self.output_dir.expanduser().resolve() if self.output_dir else self.home / "output"
+
+    @property
+    def api_is_loopback(self) -> bool:
+        return is_loopback(self.api_host)
+
+    def open_api_refusal(self) -> str | None:
+        """Why the API must not start as configured (exposed without a token), or None."""
+        has_token = self.api_token is not None and bool(self.api_token.get_secret_value())
+        if has_token or self.allow_open_api or self.api_is_loopback:
+            return None
+        return (
+            f"refusing to serve the API on {self.api_host}:{self.api_port} without a token: "
+            "anyone who can reach it could read every member's data. Set LOYALFLOW_API_TOKEN "
+            "(clients then send `Authorization: Bearer <token>`), or listen on 127.0.0.1 "
+            "(LOYALFLOW_API_HOST), or set LOYALFLOW_ALLOW_OPEN_API=true on a network you trust."
+        )
+
     @field_validator("write_keys", mode="before")
     @classmethod
     def _comma_separated_keys(cls, value: object) -> object:
@@ -268,3 +305,24 @@ def parse_codec_keys(text: str) -> dict[str, bytes]:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def is_loopback(host: str) -> bool:
+    """`127.0.0.1`, `::1`, `localhost`: only this machine can connect. A name that is not
+    `localhost` may resolve anywhere, so it counts as exposed."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    """The host part of a URL for the API's listen address: a wildcard (`0.0.0.0`, `::`) is not
+    reachable as such, so links use the loopback address; IPv6 gets its brackets."""
+    name = host.strip().strip("[]")
+    if name in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{name}]" if ":" in name else name

@@ -6,8 +6,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from loyalflow.api.errors import validation_error_handler
+from loyalflow.api.errors import (
+    method_not_allowed_handler,
+    path_methods,
+    validation_error_handler,
+)
 from loyalflow.api.openapi import describe_event_types
 from loyalflow.api.routes import (
     codec,
@@ -33,8 +38,15 @@ async def segment_error_handler(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+class OpenApiRefused(RuntimeError):
+    """The API would be reachable from the network without a token (see Settings)."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    refusal = settings.open_api_refusal()
+    if refusal:
+        raise OpenApiRefused(refusal)
     # A wrong events.yaml fails here, at start-up, with its file:line errors.
     event_types = event_types_from(settings.events_file)
 
@@ -57,15 +69,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     describe_event_types(app, event_types)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.include_router(members.router)
-    app.include_router(timeline.router)
-    app.include_router(events.router)
-    app.include_router(health.router)
-    app.include_router(unsubscribe.router)
-    app.include_router(preferences.router)
-    app.include_router(twilio.router)
-    app.include_router(codec.router)
-    app.include_router(segment.router)
+    app.add_exception_handler(StarletteHTTPException, method_not_allowed_handler)
+    routers = [
+        members.router,
+        timeline.router,
+        events.router,
+        health.router,
+        unsubscribe.router,
+        preferences.router,
+        twilio.router,
+        codec.router,
+        segment.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    app.state.path_methods = path_methods(routers)
     app.add_exception_handler(segment.SegmentError, segment_error_handler)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     return app

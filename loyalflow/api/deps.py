@@ -1,10 +1,11 @@
 """Shared request dependencies: settings, the Temporal client, bearer-token auth."""
 
-import secrets
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 from temporalio.client import Client
 
 from loyalflow.config import Settings
@@ -30,13 +31,22 @@ def require_token(
     `Authorization: Bearer <token>` (only /healthz and the docs stay open)."""
     if settings.api_token is None:
         return
-    expected = settings.api_token.get_secret_value()
-    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+    if credentials is None or not same_secret(credentials.credentials, settings.api_token):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+def same_secret(given: str, expected: SecretStr) -> bool:
+    """Constant-time comparison (the time taken says nothing about how much of the token was
+    right). Compared as UTF-8 bytes: `compare_digest` refuses non-ASCII `str`, and a header may
+    carry any Latin-1 character."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"),
+        expected.get_secret_value().encode("utf-8", "surrogateescape"),
+    )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

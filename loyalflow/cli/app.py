@@ -1,42 +1,83 @@
-"""The `loyalflow` command line (Typer + Rich)."""
+"""The `loyalflow` command line (Typer + Rich).
 
-import asyncio
+Only Typer and Rich are imported at start: each command imports what it needs when it runs, and
+the command groups in other modules load lazily (`cli/lazy.py`), so `--help` answers at once.
+"""
+
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from loyalflow.cli.imports import import_app
-from loyalflow.cli.journeys import journeys_app
-from loyalflow.cli.preview import preview
-from loyalflow.cli.simulate import demo, simulate
-from loyalflow.cli.support import member_explain, member_show, runs_app
-from loyalflow.config import get_settings
-from loyalflow.members.ingest import EventsRejected, get_member, store_events, upsert_member
-from loyalflow.models.api import EventIn, MemberIn
-from loyalflow.models.db import upgrade_database
-from loyalflow.rules.loyalty import rules_from
+from loyalflow.cli.lazy import Lazy, lazy_group
 
-app = typer.Typer(help="loyalflow: member journeys for loyalty programs, on Temporal.")
-member_app = typer.Typer(help="Create, update and read members.")
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from loyalflow.config import Settings
+
+app = typer.Typer(
+    help="loyalflow: member journeys for loyalty programs, on Temporal.",
+    cls=lazy_group(
+        {
+            "preview": Lazy(
+                "loyalflow.cli.preview",
+                "preview",
+                "Render a message's email and SMS, for a member or samples.",
+            ),
+            "import": Lazy(
+                "loyalflow.cli.imports",
+                "import_app",
+                "Import members (CSV) and events (JSON Lines) in bulk.",
+            ),
+            "journeys": Lazy(
+                "loyalflow.cli.journeys", "journeys_app", "Check, list and show journeys."
+            ),
+            "runs": Lazy(
+                "loyalflow.cli.support",
+                "runs_app",
+                "Find journey runs, read their trail, exit them, re-send messages.",
+            ),
+            "simulate": Lazy(
+                "loyalflow.cli.simulate",
+                "simulate",
+                "Run one journey for one member in skipped time.",
+            ),
+            "demo": Lazy(
+                "loyalflow.cli.simulate",
+                "demo",
+                "Simulate a synthetic program through every built-in journey.",
+            ),
+        }
+    ),
+)
+member_app = typer.Typer(
+    help="Create, update and read members.",
+    cls=lazy_group(
+        {
+            "show": Lazy(
+                "loyalflow.cli.support",
+                "member_show",
+                "A member's whole story: events, points, tier, consent, journeys.",
+            ),
+            "explain": Lazy(
+                "loyalflow.cli.support",
+                "member_explain",
+                "In plain words: why the member is or is not in a journey.",
+            ),
+        }
+    ),
+)
 app.add_typer(member_app, name="member")
-app.command()(preview)
-app.add_typer(import_app, name="import")
-app.add_typer(journeys_app, name="journeys")
-app.add_typer(runs_app, name="runs")
-member_app.command("show")(member_show)
-member_app.command("explain")(member_explain)
-app.command()(simulate)
-app.command()(demo)
 console = Console()
 err = Console(stderr=True)
 
 
 def _logging() -> None:
+    from loyalflow.config import get_settings
     from loyalflow.runtime.logs import configure_logging
 
     configure_logging(get_settings().log_format)
@@ -46,9 +87,12 @@ def _logging() -> None:
 def up() -> None:
     """Start everything: embedded Temporal (unless LOYALFLOW_TEMPORAL_ADDRESS is set), migrations,
     the worker and the API. Ctrl-C stops it all."""
+    from loyalflow.config import get_settings
     from loyalflow.runtime.supervisor import Supervisor
 
-    raise typer.Exit(Supervisor(get_settings(), console).run())
+    settings = get_settings()
+    _refuse_open_api(settings)
+    raise typer.Exit(Supervisor(settings, console).run())
 
 
 @app.command()
@@ -65,8 +109,10 @@ def api() -> None:
     import uvicorn
 
     from loyalflow.api.app import create_app
+    from loyalflow.config import get_settings
 
     settings = get_settings()
+    _refuse_open_api(settings)
     # JSON: uvicorn's own loggers (its default config writes text) go through the root's handler.
     logging_options: dict[str, Any] = {}
     if settings.log_format == "json":
@@ -77,9 +123,19 @@ def api() -> None:
     )
 
 
+def _refuse_open_api(settings: "Settings") -> None:
+    refusal = settings.open_api_refusal()
+    if refusal:
+        err.print(f"[red]{refusal}[/red]", soft_wrap=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def migrate() -> None:
     """Apply database migrations (Alembic) up to the latest schema."""
+    from loyalflow.config import get_settings
+    from loyalflow.models.db import upgrade_database
+
     settings = get_settings()
     upgrade_database(settings.effective_database_url)
     console.print("database schema is up to date")
@@ -98,7 +154,7 @@ def _parse_pairs(pairs: list[str], option: str) -> dict[str, Any]:
     return parsed
 
 
-def _validation_exit(exc: ValidationError) -> typer.Exit:
+def _validation_exit(exc: "ValidationError") -> typer.Exit:
     for error in exc.errors():
         err.print(f"[red]{'.'.join(map(str, error['loc']))}[/red]: {error['msg']}")
     return typer.Exit(2)
@@ -117,7 +173,15 @@ def event(
     ] = None,
 ) -> None:
     """Ingest one event, exactly like POST /events, and route it to journeys."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from loyalflow.config import get_settings
+    from loyalflow.members.ingest import EventsRejected, store_events
+    from loyalflow.models.api import EventIn
     from loyalflow.routing.router import route_events
+    from loyalflow.rules.loyalty import rules_from
     from loyalflow.runtime.connection import connect
 
     settings = get_settings()
@@ -168,6 +232,12 @@ def member_put(
     attr: Annotated[list[str], typer.Option(help="custom attribute KEY=VALUE")] = [],  # noqa: B006
 ) -> None:
     """Create or update a member, exactly like PUT /members/{id}."""
+    from pydantic import ValidationError
+
+    from loyalflow.config import get_settings
+    from loyalflow.members.ingest import upsert_member
+    from loyalflow.models.api import MemberIn
+
     fields: dict[str, Any] = {
         name: value
         for name, value in {
@@ -194,10 +264,14 @@ def member_put(
 @member_app.command("get")
 def member_get(member_id: str) -> None:
     """Print a member's current state as JSON: profile, points, tier, purchases, consents."""
+    from loyalflow.config import get_settings
+
     _print_member(get_settings().effective_database_url, member_id)
 
 
 def _print_member(url: str, member_id: str) -> None:
+    from loyalflow.members.ingest import get_member
+
     stored = get_member(url, member_id)
     if stored is None:
         err.print(f"[red]no member {member_id!r}[/red]")

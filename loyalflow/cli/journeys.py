@@ -92,8 +92,26 @@ def _trigger(journey: Journey) -> str:
 
 
 @journeys_app.command("list")
-def list_journeys() -> None:
+def list_journeys(
+    as_json: Annotated[bool, typer.Option("--json", help="the journeys as JSON")] = False,
+) -> None:
     """The journeys this installation runs."""
+    if as_json:
+        console.print_json(
+            data=[
+                {
+                    "id": j.id,
+                    "name": j.name,
+                    "trigger": _trigger(j),
+                    "re_entry": j.re_entry.policy,
+                    "topic": j.topic,
+                    "steps": len(j.steps),
+                    "version": j.version,
+                }
+                for j in _load_all().journeys.values()
+            ]
+        )
+        return
     table = Table(box=box.SIMPLE_HEAD)
     # Ids (typed next: `journeys show ID`) and versions are never cut. Long words in the
     # other columns fold onto the next line rather than end in an ellipsis.

@@ -11,13 +11,15 @@ from jinja2 import UndefinedError
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+from sqlmodel import col, select
 
 from loyalflow.activities.channels.sms import sms_encoding
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
+from loyalflow.catalog.registry import get_catalog
 from loyalflow.catalog.template_check import template_reads
 from loyalflow.config import get_settings
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Member
+from loyalflow.models.tables import Enrollment, Member
 from loyalflow.models.template_vars import member_context
 from loyalflow.rules.loyalty import rules_from
 
@@ -70,6 +72,29 @@ def _member(member_id: str | None) -> tuple[dict[str, Any], str, str]:
         return member_context(member), member.locale, member.timezone
 
 
+def assigned_variant(url: str, member_id: str, template: str) -> str | None:
+    """The A/B variant the member was assigned in the latest journey that sends `template`, so
+    the preview shows what this member gets (not variant `a` for everyone)."""
+    journeys = [
+        journey.id
+        for journey in get_catalog(get_settings()).journeys.values()
+        if any(getattr(step, "template", None) == template for step in journey.steps)
+    ]
+    if not journeys:
+        return None
+    with session_scope(url) as session:
+        return session.exec(
+            select(Enrollment.variant)
+            .where(
+                Enrollment.member_id == member_id,
+                col(Enrollment.journey_id).in_(journeys),
+                col(Enrollment.variant).is_not(None),
+            )
+            .order_by(col(Enrollment.entered_at).desc())
+            .limit(1)
+        ).first()
+
+
 def _key_values(option: str, pairs: list[str] | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for pair in pairs or []:
@@ -97,7 +122,14 @@ def preview(
     locale: Annotated[
         str | None, typer.Option(help="override the member's locale, e.g. fr")
     ] = None,
-    html: Annotated[Path | None, typer.Option(help="write the HTML part to this file")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "--html",
+            help="write the HTML part to this file (default: <home>/output/<template>.<locale>.html)",
+        ),
+    ] = None,
     trigger: Annotated[
         list[str] | None,
         typer.Option(help=f"a property of the trigger event ({_KEY_VALUES_HELP})"),
@@ -105,7 +137,10 @@ def preview(
     param: Annotated[
         list[str] | None, typer.Option(help=f"a param of the send step ({_KEY_VALUES_HELP})")
     ] = None,
-    variant: Annotated[str | None, typer.Option(help="the A/B variant, e.g. b")] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="the A/B variant, e.g. b (default: the member's assigned variant)"),
+    ] = None,
 ) -> None:
     """Render a message's email (subject, text, HTML) and SMS (with encoding and segments).
 
@@ -119,6 +154,9 @@ def preview(
         err.print(f"[red]no template {template!r}[/red] in {settings.templates_dir}")
         raise typer.Exit(1)
     context, member_locale, timezone = _member(member)
+    if variant is None and member not in (None, SAMPLE_MEMBER_ID):
+        assert member is not None
+        variant = assigned_variant(settings.effective_database_url, member, template)
     chosen = locale or member_locale
     reads = template_reads(settings.templates_dir, template)
     extra: dict[str, Any] = {
@@ -139,7 +177,8 @@ def preview(
             variant_note = f", variant {variant}" if variant else ""
             title = f"[b]{escape(email.subject)}[/b]  ({email.locale}{variant_note})"
             console.print(Panel(escape(email.text), title=title))
-            target = html or Path(f"{template}.{email.locale}.html")
+            target = out or settings.effective_output_dir / f"{template}.{email.locale}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(email.html, encoding="utf-8")
             console.print(f"HTML part written to {target}")
             shown = True

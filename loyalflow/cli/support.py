@@ -19,7 +19,14 @@ from loyalflow.models.timeline import Explanation, Timeline
 from loyalflow.runtime.connection import connect
 from loyalflow.support.explain import explain
 from loyalflow.support.resend import retry_send
-from loyalflow.support.runs import SupportError, ambiguous_sends, exit_run, list_runs, show_run
+from loyalflow.support.runs import (
+    RunSummary,
+    SupportError,
+    ambiguous_sends,
+    exit_run,
+    list_runs,
+    show_run,
+)
 from loyalflow.support.timeline import member_timeline
 
 runs_app = typer.Typer(help="Find journey runs, read their trail, exit them, re-send messages.")
@@ -88,8 +95,9 @@ def member_show(
         title=f"{member_id}: {timeline.points} points, tier {timeline.tier or '-'} "
         f"(times in {zone_name})"
     )
-    for column in ("when", "what", "journey / step", "variant"):
-        table.add_column(column)
+    table.add_column("when", no_wrap=True)
+    for column in ("what", "journey / step", "variant"):
+        table.add_column(column, overflow="fold")
     for entry in timeline.entries:
         where = "/".join(x for x in (entry.journey_id, entry.step_id) if x)
         style = _STYLES.get(entry.kind, "red" if entry.status in ("failed", "bounced") else "")
@@ -103,7 +111,10 @@ def member_show(
     console.print(table)
     for run in timeline.runs:
         state = f"exited: {run.exit_reason}" if run.exited_at else f"at step {run.current_step}"
-        console.print(f"[cyan]{run.workflow_id}[/cyan] ({escape(state)}): {run.link}")
+        # soft_wrap: the terminal wraps the line; Rich never splits the id or the link.
+        console.print(
+            f"[cyan]{run.workflow_id}[/cyan] ({escape(state)}): {run.link}", soft_wrap=True
+        )
 
 
 def member_explain(
@@ -150,9 +161,17 @@ def runs_list(
     if as_json:
         console.print_json(data=[r.model_dump(mode="json") for r in found])
         return
+    console.print(runs_table(found))
+
+
+def runs_table(found: list[RunSummary]) -> Table:
+    """Workflow ids are what support types next (`runs show ID`): never cut. The other columns
+    fold onto more lines when the terminal is narrow (80 columns)."""
     table = Table(title=f"{len(found)} run(s)")
-    for column in ("workflow id", "status", "journey", "member", "step", "variant", "started"):
-        table.add_column(column)
+    longest = max((len(r.workflow_id) for r in found), default=11)
+    table.add_column("workflow id", no_wrap=True, min_width=longest)
+    for column in ("status", "journey", "member", "step", "variant", "started"):
+        table.add_column(column, overflow="fold")
     for r in found:
         table.add_row(
             escape(r.workflow_id),
@@ -163,7 +182,7 @@ def runs_list(
             r.variant or "",
             f"{r.started_at:%Y-%m-%d %H:%M}" if r.started_at else "",
         )
-    console.print(table)
+    return table
 
 
 @runs_app.command("show")

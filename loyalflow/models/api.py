@@ -25,6 +25,11 @@ from pydantic import (
 from loyalflow.models.journey import DERIVED_EVENT_TYPES, EVENT_TYPE_PATTERN, INGESTED_EVENT_TYPES
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+# Bounds on the numbers that reach a column, said in the OpenAPI schema and enforced with a 422
+# naming the field and the limit. Member totals are NUMERIC(20, 2) and BIGINT: a million purchases
+# or adjustments at the limit still fit.
+MAX_AMOUNT = 1_000_000_000  # per purchase or refund, in the program's currency
+MAX_POINTS_ADJUSTMENT = 1_000_000_000_000  # per points.adjusted event
 MemberId = Annotated[str, Field(pattern=MEMBER_ID_PATTERN, examples=["M-1001"])]
 
 
@@ -64,7 +69,23 @@ def _storable_instant(value: datetime) -> datetime:
         raise ValueError("is outside the range of storable dates") from exc
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _single_line(value: str) -> str:
+    """Names and ids end up in email headers, SMS bodies and log lines: no CR/LF, tab or other
+    control characters (a `first_name` of `Al\r\nBcc: x` must never become a header)."""
+    found = _CONTROL_CHARACTERS.search(value)
+    if found:
+        raise ValueError(
+            f"must be a single line without control characters (found U+{ord(found[0]):04X})"
+        )
+    return value
+
+
 Text = Annotated[str, AfterValidator(_storable_text)]
+# Text shown to people or placed in headers: one line, no control characters.
+Line = Annotated[str, AfterValidator(_storable_text), AfterValidator(_single_line)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
 Instant = Annotated[AwareDatetime, AfterValidator(_storable_instant)]
 
@@ -112,8 +133,15 @@ class MemberIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr | None = None
-    phone: str | None = None
-    first_name: Annotated[Text, Field(max_length=200)] | None = None
+    phone: Annotated[
+        str | None,
+        Field(
+            description="E.164: `+`, country code, number",
+            examples=["+33612345678"],
+            json_schema_extra={"pattern": r"^\+[1-9][0-9]{1,14}$"},
+        ),
+    ] = None
+    first_name: Annotated[Line, Field(max_length=200)] | None = None
     locale: str = "en"
     timezone: str = "UTC"
     attributes: JsonObject = Field(default_factory=dict)
@@ -168,11 +196,23 @@ class MemberOut(BaseModel):
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_id: Annotated[Text, Field(min_length=1, max_length=128)]
+    event_id: Annotated[Line, Field(min_length=1, max_length=128)]
     member_id: MemberId
     type: str
-    occurred_at: Instant
-    properties: JsonObject = Field(default_factory=dict)
+    occurred_at: Instant = Field(
+        description="required: when it happened, ISO 8601 with a UTC offset",
+        examples=["2026-03-01T10:00:00+01:00"],
+    )
+    properties: JsonObject = Field(
+        default_factory=dict,
+        description=(
+            f"by type: `purchase` takes `amount`, a number between -{MAX_AMOUNT} and "
+            f"{MAX_AMOUNT} (negative: a refund); `points.adjusted` requires `points`, an integer "
+            f"between -{MAX_POINTS_ADJUSTMENT} and {MAX_POINTS_ADJUSTMENT}; `consent.updated` "
+            "takes `channel`, `topic`, `status`, `source`; `profile.updated` takes member fields. "
+            "Strings must not contain NUL; integers stay below 2**63."
+        ),
+    )
 
     @field_validator("type")
     @classmethod
@@ -197,21 +237,24 @@ class EventIn(BaseModel):
         return value
 
 
-def _require_number(properties: dict[str, Any], key: str, *, integer: bool = False) -> None:
+def _require_number(
+    properties: dict[str, Any], key: str, *, limit: int, integer: bool = False
+) -> None:
     value = properties.get(key)
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise ValueError(f"properties.{key} must be {'an integer' if integer else 'a number'}")
+    if not abs(value) <= limit:  # `not <=` also catches NaN
+        raise ValueError(f"properties.{key} must be between -{limit:,} and {limit:,}")
 
 
 def _check_purchase(properties: dict[str, Any]) -> None:
     # No amount is a purchase of unknown value; a negative amount is a refund.
     if "amount" in properties:
-        _require_number(properties, "amount")
+        _require_number(properties, "amount", limit=MAX_AMOUNT)
 
 
 def _check_points_adjusted(properties: dict[str, Any]) -> None:
-    _require_number(properties, "points", integer=True)
+    _require_number(properties, "points", limit=MAX_POINTS_ADJUSTMENT, integer=True)
 
 
 def _nested(model: type[BaseModel], properties: dict[str, Any]) -> None:
@@ -248,9 +291,9 @@ class ConsentChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Literal["email", "sms"]
-    topic: Annotated[Text, Field(min_length=1, max_length=64)]
+    topic: Annotated[Line, Field(min_length=1, max_length=64)]
     status: Literal["granted", "revoked"]
-    source: Annotated[Text, Field(max_length=64)] | None = None
+    source: Annotated[Line, Field(max_length=64)] | None = None
 
 
 class EventOutcome(BaseModel):

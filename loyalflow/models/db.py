@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -159,7 +158,10 @@ def read_scope(url: str) -> Iterator[Session]:
         yield session
 
 
-def alembic_config(url: str) -> Config:
+# Alembic is imported where it is used: commands that only read and write rows start faster.
+def alembic_config(url: str) -> "Config":
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -167,6 +169,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_database(url: str) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
 
 
@@ -176,6 +180,9 @@ class SchemaNotCurrent(RuntimeError):
 
 def assert_schema_current(url: str) -> None:
     """Workers and the API refuse to run on an unmigrated database rather than fail later."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     with get_engine(url).connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()

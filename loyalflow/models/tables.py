@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -49,14 +49,15 @@ class Member(SQLModel, table=True):
     locale: str = Field(default="en", max_length=35)
     timezone: str = Field(default="UTC", max_length=64)
     tier: str | None = Field(default=None, max_length=64)
-    points: int = 0
+    # 64-bit: a balance past 2**31 is a real (if rare) program, not an error.
+    points: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
     joined_at: datetime | None = _timestamp()
     first_purchase_at: datetime | None = _timestamp()
     last_purchase_at: datetime | None = _timestamp()
     last_activity_at: datetime | None = _timestamp(index=True)
     purchase_count: int = 0
     # Exact money: a float would drift (120.99 + 30 - 30 != 120.99).
-    total_spent: Decimal = Field(default=Decimal(0), max_digits=14, decimal_places=2)
+    total_spent: Decimal = Field(default=Decimal(0), max_digits=20, decimal_places=2)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _required_timestamp()
     updated_at: datetime = _required_timestamp()

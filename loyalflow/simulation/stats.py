@@ -14,6 +14,9 @@ from datetime import datetime
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from sqlalchemy import and_, case, exists
+from sqlalchemy import select as sa_select  # sqlmodel types select() up to four columns
+from sqlalchemy.orm import aliased
 from sqlmodel import col, func, select
 
 from loyalflow.catalog.registry import get_catalog
@@ -24,6 +27,21 @@ from loyalflow.models.tables import Enrollment, Event, Member, Message
 if TYPE_CHECKING:
     from loyalflow.simulation.environment import Simulation
 
+# A message skipped on one channel whose step then sent on another (an SMS to a member without a
+# phone, sent by email instead) fell back: the member was reached, it is no skip.
+_OTHER = aliased(Message)
+_FELL_BACK = (
+    exists()
+    .where(
+        col(_OTHER.workflow_id) == col(Message.workflow_id),
+        col(_OTHER.step_id) == col(Message.step_id),
+        col(_OTHER.channel) != col(Message.channel),
+    )
+    .correlate(Message)
+)
+_OUTCOME = case(
+    (and_(col(Message.status) == "skipped", _FELL_BACK), "fallback"), else_=col(Message.status)
+).label("outcome")
 _DATES = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2})?(?: UTC)?")
 
 
@@ -155,11 +173,25 @@ def summarise(sim: "Simulation", days: int) -> Summary:
         )
         enrollments = list(session.exec(select(Enrollment)))
         statuses: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+        for journey_id, step_id, channel, outcome, count in session.connection().execute(
+            sa_select(
+                col(Message.journey_id),
+                col(Message.step_id),
+                col(Message.channel),
+                _OUTCOME,
+                func.count(),
+            ).group_by(
+                col(Message.journey_id), col(Message.step_id), col(Message.channel), _OUTCOME
+            )
+        ):
+            statuses[(journey_id, step_id, channel)][outcome] = count
         skips: Counter[str] = Counter()
-        for message in session.exec(select(Message)):
-            statuses[(message.journey_id, message.step_id, message.channel)][message.status] += 1
-            if message.status == "skipped":
-                skips[_DATES.sub("…", message.reason or "(no reason)")] += 1
+        for reason, count in session.exec(
+            select(col(Message.reason), func.count())
+            .where(_OUTCOME == "skipped")
+            .group_by(col(Message.reason))
+        ):
+            skips[_DATES.sub("…", reason or "(no reason)")] += count
         goal_types = {j.goal.event for j in catalog.journeys.values() if j.goal}
         goals: dict[str, list[datetime]] = defaultdict(list)
         for member_id, occurred_at in session.exec(

@@ -347,3 +347,34 @@ def test_a_link_for_an_unknown_member_is_404(client: TestClient, api_settings: S
 
     assert client.get(link).status_code == 404
     assert client.post(link, data=ONE_CLICK).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "accept_language",
+    ["en/../en", "../../../etc/passwd", "fr/../../api/templates/fr", "%2e%2e", ";;;,,q=x", "\t"],
+)
+def test_hostile_accept_language_falls_back_to_english(
+    client: TestClient, api_settings: Settings, accept_language: str
+) -> None:
+    """The header is parsed as language ranges and matched only against shipped locales: a value
+    that is no language tag can neither reach a file name nor fail the page."""
+    token = make_token(api_settings, "unsubscribe", "M-1", channel="email", topic="offers")
+    for path in (f"/unsubscribe/{tamper(token)}", f"/preferences/{tamper(token)}"):
+        response = client.get(path, headers={"Accept-Language": accept_language})
+
+        assert response.status_code == 403, response.text
+        assert '<html lang="en">' in response.text
+
+
+def test_accept_language_q_values_choose_the_shipped_locale(
+    client: TestClient, api_settings: Settings
+) -> None:
+    token = tamper(make_token(api_settings, "unsubscribe", "M-1", channel="email", topic="offers"))
+
+    french = client.get(f"/unsubscribe/{token}", headers={"Accept-Language": "de, fr-CA;q=0.8"})
+    english = client.get(
+        f"/unsubscribe/{token}", headers={"Accept-Language": "fr;q=0.5, en-GB;q=0.9"}
+    )
+
+    assert '<html lang="fr">' in french.text
+    assert '<html lang="en">' in english.text

@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
+from loyalflow.models.db import session_scope
+from loyalflow.models.tables import Enrollment
 from tests.journey_helpers import create_member
 
 
@@ -93,3 +95,31 @@ def test_preview_says_which_value_a_template_still_needs(
     assert missing.exit_code == 1 and "--param name=value" in missing.output
     given = CliRunner().invoke(app, ["preview", "coupon", "--param", "code=WELCOME10"])
     assert given.exit_code == 0 and "Your code: WELCOME10" in given.output
+
+
+def test_preview_shows_the_members_assigned_variant_and_writes_under_the_home(
+    cli_env: Settings, member_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_member(cli_env, member_id, email="zoe@example.com", first_name="Zoé")
+    with session_scope(cli_env.effective_database_url) as session:
+        session.add(
+            Enrollment(
+                workflow_id=f"journey-welcome-{member_id}",
+                journey_id="welcome",
+                journey_version="test",
+                member_id=member_id,
+                variant="b",
+            )
+        )
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+
+    result = CliRunner().invoke(app, ["preview", "welcome", "--member", member_id])
+
+    assert result.exit_code == 0, result.output
+    assert "Zoé, your first reward starts here" in result.output
+    assert "variant b" in result.output
+    written = cli_env.home / "output" / "welcome.en.html"
+    assert "Zoé" in written.read_text()
+    assert list(cwd.iterdir()) == []  # nothing in the current directory

@@ -6,10 +6,10 @@ and data) to `/codec/decode` or `/codec/encode` and get the same shape back. Onl
 `LOYALFLOW_CODEC_TOKEN` may use it: a decoded payload can hold contact details.
 """
 
-import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +17,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload, Payloads
 
-from loyalflow.api.deps import SettingsDep, TemporalDep
+from loyalflow.api.deps import SettingsDep, TemporalDep, same_secret
+from loyalflow.api.errors import error_responses
 from loyalflow.security.codec import CodecError, EncryptionCodec
 
 PREFIX = "/codec"
@@ -58,8 +59,7 @@ def require_codec(
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="the codec endpoint is disabled until LOYALFLOW_CODEC_TOKEN is set",
         )
-    expected = settings.codec_token.get_secret_value()
-    if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
+    if credentials is None or not same_secret(credentials.credentials, settings.codec_token):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong bearer token (LOYALFLOW_CODEC_TOKEN)",
@@ -75,9 +75,15 @@ def _parse(body: PayloadsJson) -> list[Payload]:
     try:
         parsed = json_format.ParseDict(body.model_dump(), Payloads())
     except json_format.ParseError as exc:
-        raise HTTPException(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"not Temporal payloads in proto JSON form: {exc}",
+        # The same 422 shape as every other validation error (the document says so).
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ["body", "payloads"],
+                    "msg": f"not Temporal payloads in proto JSON form: {exc}",
+                    "type": "value_error",
+                }
+            ]
         ) from exc
     return list(parsed.payloads)
 
@@ -88,13 +94,13 @@ def _render(payloads: list[Payload]) -> dict[str, Any]:
     return rendered
 
 
-@router.post("/encode", response_model=PayloadsJson)
+@router.post("/encode", response_model=PayloadsJson, responses=error_responses(400, 401, 404, 503))
 async def encode(body: PayloadsJson, codec: CodecDep) -> dict[str, Any]:
     """Encrypts payloads with the active key."""
     return _render(await codec.encode(_parse(body)))
 
 
-@router.post("/decode", response_model=PayloadsJson)
+@router.post("/decode", response_model=PayloadsJson, responses=error_responses(400, 401, 404, 503))
 async def decode(body: PayloadsJson, codec: CodecDep) -> dict[str, Any]:
     """Decrypts payloads with the key each one names; unencrypted payloads come back unchanged."""
     try:

@@ -3,6 +3,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
+from loyalflow.api.errors import error_responses
 from loyalflow.catalog.event_types import event_types_from
 from loyalflow.members.ingest import EventsRejected, store_events
 from loyalflow.models.api import EventIn, EventOutcome, IngestResponse
@@ -18,6 +19,7 @@ MAX_BATCH = 1000
     response_model=IngestResponse,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[TokenDep],
+    responses=error_responses(400, 401),
 )
 async def post_events(
     body: EventIn | list[EventIn], settings: SettingsDep, temporal: TemporalDep

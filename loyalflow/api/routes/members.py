@@ -4,18 +4,35 @@ from fastapi import APIRouter, HTTPException, Path, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from loyalflow.api.deps import SettingsDep, TokenDep
+from loyalflow.api.errors import error_responses
 from loyalflow.members.ingest import get_member, upsert_member
 from loyalflow.models.api import MEMBER_ID_PATTERN, MemberIn, MemberOut
 
 router = APIRouter(prefix="/members", tags=["members"])
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
+# OpenAPI links: after a PUT, the member and its timeline can be read (stateful API tests
+# follow them).
+_MEMBER_LINKS = {
+    "GetMember": {
+        "operationId": "read_member_members__member_id__get",
+        "parameters": {"member_id": "$request.path.member_id"},
+    },
+    "GetTimeline": {
+        "operationId": "read_timeline_members__member_id__timeline_get",
+        "parameters": {"member_id": "$request.path.member_id"},
+    },
+}
 
 
 @router.put(
     "/{member_id}",
     response_model=MemberOut,
     dependencies=[TokenDep],
-    responses={201: {"description": "member created"}, 200: {"description": "member updated"}},
+    responses={
+        201: {"description": "member created", "links": _MEMBER_LINKS},
+        200: {"description": "member updated", "links": _MEMBER_LINKS},
+        **error_responses(400, 401),
+    },
 )
 async def put_member(
     member_id: MemberIdPath, body: MemberIn, settings: SettingsDep, response: Response
@@ -29,7 +46,12 @@ async def put_member(
     return member
 
 
-@router.get("/{member_id}", response_model=MemberOut, dependencies=[TokenDep])
+@router.get(
+    "/{member_id}",
+    response_model=MemberOut,
+    dependencies=[TokenDep],
+    responses=error_responses(401, 404),
+)
 async def read_member(member_id: MemberIdPath, settings: SettingsDep) -> MemberOut:
     member = await run_in_threadpool(get_member, settings.effective_database_url, member_id)
     if member is None:

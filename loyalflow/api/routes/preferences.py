@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from loyalflow.api.deps import SettingsDep, TemporalDep
+from loyalflow.api.errors import page_responses, text_responses
 from loyalflow.api.routes.unsubscribe import checked_link
 from loyalflow.api.templates import mask_email, page
 from loyalflow.config import Settings
@@ -81,7 +82,7 @@ def changes_from_form(fields: list[tuple[str, str]], view: MemberConsents) -> li
     return changes
 
 
-@router.get("/{token}", response_class=HTMLResponse)
+@router.get("/{token}", response_class=HTMLResponse, responses=page_responses(403, 404, 410))
 async def show_preferences(
     token: str, settings: SettingsDep, accept_language: AcceptLanguage = None
 ) -> HTMLResponse:
@@ -93,7 +94,11 @@ async def show_preferences(
     return _page(settings, view)
 
 
-@router.post("/{token}", response_class=HTMLResponse)
+@router.post(
+    "/{token}",
+    response_class=HTMLResponse,
+    responses={**page_responses(403, 404, 410), **text_responses(413, 415)},
+)
 async def save_preferences(
     token: str,
     request: Request,

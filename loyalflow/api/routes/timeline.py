@@ -3,6 +3,7 @@
 from fastapi import APIRouter, HTTPException, status
 
 from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
+from loyalflow.api.errors import error_responses
 from loyalflow.api.routes.members import MemberIdPath
 from loyalflow.models.timeline import Timeline
 from loyalflow.support.timeline import member_timeline
@@ -10,7 +11,12 @@ from loyalflow.support.timeline import member_timeline
 router = APIRouter(prefix="/members", tags=["members"])
 
 
-@router.get("/{member_id}/timeline", response_model=Timeline, dependencies=[TokenDep])
+@router.get(
+    "/{member_id}/timeline",
+    response_model=Timeline,
+    dependencies=[TokenDep],
+    responses=error_responses(401, 404),
+)
 async def read_timeline(
     member_id: MemberIdPath, settings: SettingsDep, temporal: TemporalDep
 ) -> Timeline:

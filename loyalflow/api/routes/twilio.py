@@ -24,6 +24,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from loyalflow.activities.channels.sms import UNSUBSCRIBED_RECIPIENT
 from loyalflow.api.deps import SettingsDep, TemporalDep
+from loyalflow.api.errors import error_responses
 from loyalflow.api.templates import pick_locale, render
 from loyalflow.config import Settings
 from loyalflow.members.consent import (
@@ -154,7 +155,11 @@ def apply_status(
         return row
 
 
-@router.post("/status", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/status",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 413, 503),
+)
 async def message_status(
     request: Request, settings: SettingsDep, temporal: TemporalDep
 ) -> Response:
@@ -189,7 +194,16 @@ def _twiml(text: str | None) -> Response:
     return Response(str(reply), media_type="text/xml")
 
 
-@router.post("/inbound")
+@router.post(
+    "/inbound",
+    responses={
+        200: {
+            "description": "TwiML reply",
+            "content": {"text/xml": {"schema": {"type": "string"}}},
+        },
+        **error_responses(403, 413, 503),
+    },
+)
 async def inbound_message(
     request: Request, settings: SettingsDep, temporal: TemporalDep
 ) -> Response:

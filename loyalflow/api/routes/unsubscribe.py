@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from loyalflow.api.deps import SettingsDep, TemporalDep
+from loyalflow.api.errors import page_responses
 from loyalflow.api.templates import accepted_languages, mask_email, page
 from loyalflow.config import Settings
 from loyalflow.members.consent import MemberNotFound, load_member, record_changes
@@ -57,7 +58,7 @@ async def checked_link(
     return payload, member
 
 
-@router.get("/{token}", response_class=HTMLResponse)
+@router.get("/{token}", response_class=HTMLResponse, responses=page_responses(403, 404, 410))
 async def confirm_unsubscribe(
     token: str, settings: SettingsDep, accept_language: AcceptLanguage = None
 ) -> HTMLResponse:
@@ -76,7 +77,7 @@ async def confirm_unsubscribe(
     )
 
 
-@router.post("/{token}", response_class=HTMLResponse)
+@router.post("/{token}", response_class=HTMLResponse, responses=page_responses(403, 404, 410))
 async def unsubscribe(
     token: str, settings: SettingsDep, temporal: TemporalDep, accept_language: AcceptLanguage = None
 ) -> HTMLResponse:

@@ -2,14 +2,20 @@
 
 `<locale>/<page>.html` and `<locale>/<reply>.txt`, chosen `fr-CA` -> `fr` -> `en`. HTML is
 autoescaped: the first name and topics come from data that members and marketers control.
+
+No template path is ever built from a request value: `Accept-Language` and a member's locale are
+matched against the locales found in this folder at start, and only a matched name is used.
 """
 
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel import negotiate_locale
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from loyalflow.activities.rendering import locale_candidates
 
@@ -38,23 +44,38 @@ def _environment() -> Environment:
     )
 
 
+@lru_cache(maxsize=1)
+def shipped_templates() -> dict[str, frozenset[str]]:
+    """Template names by locale folder, as shipped (`{"en": {"unsubscribe.html", ...}}`)."""
+    return {
+        folder.name: frozenset(f.name for f in folder.iterdir() if f.is_file())
+        for folder in sorted(TEMPLATES_DIR.iterdir())
+        if folder.is_dir() and not folder.name.startswith(("_", "."))
+    }
+
+
 def pick_locale(name: str, *preferences: str | None) -> str:
-    """The first preference (then its language, then `en`) that has the template `name`."""
+    """The first preference (then its language, then `en`) that ships the template `name`."""
+    shipped = shipped_templates()
     for preference in preferences:
         if not preference:
             continue
         for candidate in locale_candidates(preference):
-            if (TEMPLATES_DIR / candidate / name).is_file():
+            if name in shipped.get(candidate, ()):
                 return candidate
     return "en"
 
 
 def accepted_languages(header: str | None) -> list[str]:
-    """`Accept-Language` tags in the order given (browsers list them by preference); used when
-    the link is invalid and the member, hence the locale, is unknown."""
+    """The shipped locale that best matches `Accept-Language` (RFC 9110 language ranges with
+    q-values, parsed by Werkzeug; RFC 4647 lookup by Babel, so `en-GB;q=0.9` beats `fr;q=0.5`),
+    or none; used when the link is invalid and the member, hence the locale, is unknown.
+    Anything that is not a shipped locale is never returned."""
     if not header:
         return []
-    return [part.split(";")[0].strip() for part in header.split(",") if part.strip()]
+    ranges = [value for value, quality in parse_accept_header(header, LanguageAccept) if quality]
+    best = negotiate_locale(ranges, sorted(shipped_templates()), sep="-", aliases={})
+    return [best] if best else []
 
 
 def render(name: str, locale: str, **context: Any) -> str:
