@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel
 
 from loyalflow.api.deps import SettingsDep, TemporalDep
 from loyalflow.catalog.event_types import event_types_from
@@ -156,41 +157,72 @@ async def _ingest(
     )
 
 
+class SegmentErrorOut(BaseModel):
+    """What Segment's API answers on a refusal, which client libraries log."""
+
+    success: bool = False
+    code: str
+    message: str
+    errors: list[dict[str, Any]] | None = None  # the refused messages of a batch
+
+
+class SegmentAcceptedOut(BaseModel):
+    success: bool = True
+    accepted: int
+    duplicates: int
+    anonymous: int  # kept until the visitor is identified
+    attached: int  # earlier anonymous events attached to the member now
+    rejected: list[dict[str, Any]]
+    routing: str  # "done", or "pending" (the re-router will route them)
+
+
 _AUTH = [Depends(write_key)]
 _DOC = {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": SegmentAcceptedOut, "description": "stored (a batch lists what it refused)"},
+    400: {
+        "model": SegmentErrorOut,
+        "description": "malformed JSON, a body over 500 KB, or nothing that could be taken",
+    },
+    401: {
+        "model": SegmentErrorOut,
+        "description": "missing or unknown write key (HTTP basic auth, the key as user name)",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    },
+}
 
 
-@router.post("/identify", dependencies=_AUTH, openapi_extra=_DOC)
+@router.post("/identify", dependencies=_AUTH, openapi_extra=_DOC, responses=_RESPONSES)
 async def identify(request: Request, settings: SettingsDep, temporal: TemporalDep) -> JSONResponse:
     """A member's traits: email, phone, firstName, other traits as attributes."""
     return await _ingest(request, settings, temporal, "identify")
 
 
-@router.post("/track", dependencies=_AUTH, openapi_extra=_DOC)
+@router.post("/track", dependencies=_AUTH, openapi_extra=_DOC, responses=_RESPONSES)
 async def track(request: Request, settings: SettingsDep, temporal: TemporalDep) -> JSONResponse:
     """Signed Up, Order Completed, Order Refunded, or a custom event declared in events.yaml."""
     return await _ingest(request, settings, temporal, "track")
 
 
-@router.post("/page", dependencies=_AUTH, openapi_extra=_DOC)
+@router.post("/page", dependencies=_AUTH, openapi_extra=_DOC, responses=_RESPONSES)
 async def page(request: Request, settings: SettingsDep, temporal: TemporalDep) -> JSONResponse:
     """A page view: a `visit` (channel web)."""
     return await _ingest(request, settings, temporal, "page")
 
 
-@router.post("/screen", dependencies=_AUTH, openapi_extra=_DOC)
+@router.post("/screen", dependencies=_AUTH, openapi_extra=_DOC, responses=_RESPONSES)
 async def screen(request: Request, settings: SettingsDep, temporal: TemporalDep) -> JSONResponse:
     """An app screen view: a `visit` (channel app)."""
     return await _ingest(request, settings, temporal, "screen")
 
 
-@router.post("/batch", dependencies=_AUTH, openapi_extra=_DOC)
+@router.post("/batch", dependencies=_AUTH, openapi_extra=_DOC, responses=_RESPONSES)
 async def batch(request: Request, settings: SettingsDep, temporal: TemporalDep) -> JSONResponse:
     """`{"batch": [...]}`, each message with its `type`; good ones stored, bad ones listed."""
     return await _ingest(request, settings, temporal, None)
 
 
-@router.post("/import", dependencies=_AUTH, openapi_extra=_DOC)
+@router.post("/import", dependencies=_AUTH, openapi_extra=_DOC, responses=_RESPONSES)
 async def import_(request: Request, settings: SettingsDep, temporal: TemporalDep) -> JSONResponse:
     """Historical messages, as /v1/batch."""
     return await _ingest(request, settings, temporal, None)
