@@ -1,4 +1,8 @@
-"""The one Settings object: every knob comes from `LOYALFLOW_*` environment variables (or `.env`)."""
+"""The one Settings object: every knob comes from `LOYALFLOW_*` environment variables (or `.env`).
+
+One concern, on purpose in one module: an operator reads every setting, its default and why, in
+one place (as in FastAPI's full-stack template); grouped by feature, each group commented.
+"""
 
 import base64
 import binascii

@@ -1,4 +1,8 @@
-"""HTTP shapes (request and response bodies), kept apart from the tables."""
+"""HTTP shapes (request and response bodies), kept apart from the tables.
+
+One concern: the API's contract with its clients, field by field with its limits, read together
+with the OpenAPI document it produces.
+"""
 
 import math
 import re
