@@ -15,6 +15,7 @@ from loyalflow.api.routes import (
     members,
     preferences,
     timeline,
+    tracking,
     twilio,
     unsubscribe,
 )
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(unsubscribe.router)
     app.include_router(preferences.router)
     app.include_router(twilio.router)
+    app.include_router(tracking.router)
     app.include_router(codec.router)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     return app

@@ -113,7 +113,9 @@ def preview(
     """
     settings = get_settings()
     currency = rules_from(settings.loyalty_rules_file).currency
-    renderer = TemplateRenderer(settings.templates_dir, settings.program_name, currency)
+    renderer = TemplateRenderer(
+        settings.templates_dir, settings.program_name, currency, settings.program_url
+    )
     folder = settings.templates_dir / template
     if not folder.is_dir():
         err.print(f"[red]no template {template!r}[/red] in {settings.templates_dir}")

@@ -21,7 +21,11 @@ from pydantic import (
     field_validator,
 )
 
-from loyalflow.models.journey import DERIVED_EVENT_TYPES, INGESTED_EVENT_TYPES
+from loyalflow.models.journey import (
+    DERIVED_EVENT_TYPES,
+    ENGAGEMENT_EVENT_TYPES,
+    INGESTED_EVENT_TYPES,
+)
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 MemberId = Annotated[str, Field(pattern=MEMBER_ID_PATTERN, examples=["M-1001"])]
@@ -178,6 +182,8 @@ class EventIn(BaseModel):
     def _known_type(cls, value: str) -> str:
         if value in DERIVED_EVENT_TYPES:
             raise ValueError(f"{value!r} is derived by loyalflow and cannot be posted")
+        if value in ENGAGEMENT_EVENT_TYPES:
+            raise ValueError(f"{value!r} is recorded by loyalflow's tracking and cannot be posted")
         if value not in INGESTED_EVENT_TYPES:
             raise ValueError(
                 f"unknown event type {value!r}; expected one of {INGESTED_EVENT_TYPES}"

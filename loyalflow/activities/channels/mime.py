@@ -73,6 +73,9 @@ class OutgoingEmail:
     # `unsubscribe@example.com` (or already `mailto:...`).
     list_unsubscribe_url: str | None = None
     list_unsubscribe_mailto: str | None = None
+    # The SMTP envelope sender (MAIL FROM), where bounces go: a VERP address
+    # `bounces+<message id>@<LOYALFLOW_BOUNCE_DOMAIN>`; None: the From address.
+    envelope_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.list_unsubscribe_url is not None:
@@ -91,6 +94,8 @@ class OutgoingEmail:
 
     @property
     def envelope_sender(self) -> str:
+        if self.envelope_from is not None:
+            return _addr_spec(self.envelope_from, "envelope_from")
         return _addr_spec(self.sender, "sender")
 
     @property
