@@ -70,6 +70,30 @@ def api() -> None:
 
 
 @app.command()
+def bounces() -> None:
+    """Receive bounce and complaint mail (SMTP, or LMTP with LOYALFLOW_BOUNCE_LMTP=true) on
+    LOYALFLOW_BOUNCE_HOST:LOYALFLOW_BOUNCE_PORT: point the mail server's bounces+* address here."""
+    import asyncio
+    import signal
+
+    from loyalflow.bounces.receiver import serve
+    from loyalflow.runtime.connection import connect
+
+    _logging()
+    settings = get_settings()
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        temporal = await connect(settings, wait_seconds=30)
+        await serve(temporal, settings, stop)
+
+    asyncio.run(_run())
+
+
+@app.command()
 def migrate() -> None:
     """Apply database migrations (Alembic) up to the latest schema."""
     settings = get_settings()
