@@ -50,6 +50,11 @@ class Applied:
     event: Event | None
 
 
+def _storable(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL, which a broken report may carry."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def _record(url: str, report: Report, message_id: str | None, raw: str | None) -> Applied:
     """One transaction: the report row, the ledger and the event."""
     with session_scope(url) as session:
@@ -60,9 +65,9 @@ def _record(url: str, report: Report, message_id: str | None, raw: str | None) -
         kept = BounceReport(
             kind=report.kind if row is not None or report.kind == "malformed" else "unrelated",
             message_id=row.message_id if row is not None else message_id,
-            recipient=report.recipient,
-            status=report.status,
-            detail=report.detail,
+            recipient=_storable(report.recipient),
+            status=_storable(report.status),
+            detail=_storable(report.detail),
             raw=raw if report.kind == "malformed" or row is None else None,
         )
         session.add(kept)

@@ -38,7 +38,8 @@ class BounceHandler:
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         raw: bytes = envelope.original_content or envelope.content or b""
-        text = raw.decode("utf-8", errors="replace")
+        # NUL cannot be stored in a PostgreSQL text column; the rest is kept as it came.
+        text = raw.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         verp_ids = [m for m in map(message_id_from_verp, envelope.rcpt_tos) if m]
         try:
             reports = parse_report(raw)
