@@ -34,7 +34,7 @@ def request(topic: str = "onboarding", channel: str = "email") -> SendRequest:
         journey_id="welcome",
         step_id="welcome_email",
         member_id="M-1",
-        channel=channel,  # type: ignore[arg-type]
+        channel=channel,
         template="welcome",
         topic=topic,
         due_at=datetime.now(UTC),
@@ -109,7 +109,7 @@ def test_tokens_are_short_signed_and_kind_bound(base: Settings) -> None:
     assert (hit.message_id, hit.position) == (message_id, 3)
     for kind in ("open", "sms"):
         with pytest.raises(TrackingTokenInvalid):
-            read_tracking_token(base, kind, token)  # type: ignore[arg-type]
+            read_tracking_token(base, kind, token)
     other = base.model_copy(update={"home": base.home / "other"})  # another deployment's key
     with pytest.raises(TrackingTokenInvalid):
         read_tracking_token(other, "click", token)
