@@ -83,9 +83,13 @@ class LinkTracker:
         return replace(email, html=body, text=text), links
 
     def track_sms(self, request: SendRequest, body: str) -> tuple[str, TrackedLinks]:
-        links = TrackedLinks(request.message_id, [])
         if not (self.settings.tracking_sms_links and self.tracks(request)):
-            return body, links
+            return body, TrackedLinks(request.message_id, [])
+        return self.shorten_sms(request, body)
+
+    def shorten_sms(self, request: SendRequest, body: str) -> tuple[str, TrackedLinks]:
+        """Every link as `/t/s/<token>` (also what `preview` counts segments on)."""
+        links = TrackedLinks(request.message_id, [])
 
         def shortened(match: re.Match[str]) -> str:
             url, tail = _split_trailing(match.group(0))
