@@ -94,6 +94,46 @@ def bounces() -> None:
 
 
 @app.command()
+def engagement(
+    journey: Annotated[str | None, typer.Option(help="only this journey")] = None,
+) -> None:
+    """Per journey and step: sent, unique human opens and clicks, machine ones apart, bounces."""
+    from rich.table import Table
+
+    from loyalflow.support.engagement_report import engagement_report
+
+    rows = engagement_report(get_settings().effective_database_url, journey)
+    table = Table(
+        "journey",
+        "step",
+        "sent",
+        "opened",
+        "clicked",
+        "machine opens",
+        "machine clicks",
+        "bounced",
+        title="Engagement (unique messages; people only unless marked machine)",
+    )
+    for row in rows:
+        table.add_row(
+            row.journey_id,
+            row.step_id,
+            *(
+                str(v)
+                for v in (
+                    row.sent,
+                    row.human_opens,
+                    row.human_clicks,
+                    row.machine_opens,
+                    row.machine_clicks,
+                    row.bounced,
+                )
+            ),
+        )
+    console.print(table)
+
+
+@app.command()
 def migrate() -> None:
     """Apply database migrations (Alembic) up to the latest schema."""
     settings = get_settings()
