@@ -1,5 +1,7 @@
 """Bounce and complaint reports sent over SMTP to the real receiver (issue 16)."""
 
+import asyncio
+import smtplib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -168,3 +170,26 @@ async def test_malformed_mail_is_kept_and_the_receiver_keeps_working(
     # Still answering: a real bounce afterwards is applied.
     await _send(bounce_settings, samples.rfc3464_failed(address, message_id), message_id)
     assert _ledger(bounce_settings, message_id).status == "bounced"
+
+
+async def test_the_receiver_speaks_lmtp_when_asked(
+    bounce_settings: Settings, dev_server_env: WorkflowEnvironment, member_id: str
+) -> None:
+    lmtp_settings = bounce_settings.model_copy(update={"bounce_lmtp": True})
+    message_id, address = _member_with_message(lmtp_settings, member_id)
+    controller = receiver(dev_server_env.client, lmtp_settings)
+    controller.start()
+    try:
+
+        def deliver() -> dict[str, tuple[int, bytes]]:
+            with smtplib.LMTP("127.0.0.1", lmtp_settings.bounce_port) as lmtp:
+                return lmtp.sendmail(
+                    "",
+                    [f"bounces+{message_id}@bounces.example.com"],
+                    samples.rfc3464_failed(address, message_id),
+                )
+
+        assert await asyncio.to_thread(deliver) == {}
+    finally:
+        controller.stop()
+    assert _ledger(lmtp_settings, message_id).status == "bounced"
