@@ -95,6 +95,25 @@ class Settings(BaseSettings):
     # Every message a journey sends must exist in each of these ("en,fr"), checked at load.
     template_locales: Annotated[list[str], NoDecode] = ["en", "fr"]
 
+    # Engagement tracking (issue 16)
+    # off: links and the pixel left alone; clicks: links tracked, no pixel; on: both.
+    tracking: Literal["off", "clicks", "on"] = "on"
+    # SMS links shortened to {public_url}/t/s/<token> (and counted) when tracking is not off.
+    tracking_sms_links: bool = False
+    # utm_source for tracked links (utm_medium is the channel, utm_campaign the journey id,
+    # utm_content the step and variant); empty: no UTM parameters are added.
+    tracking_utm_source: str = "loyalflow"
+    # A hit this soon after the message left is a machine (security gateways fetch on arrival).
+    tracking_bot_seconds: float = Field(default=5.0, ge=0)
+    # The program's website: `program.url` in templates (the built-in emails' call to action).
+    program_url: str = "https://example.com"
+    # VERP envelope sender bounces+<message id>@<this domain>; unset: the From address is used.
+    bounce_domain: str | None = None
+    # `loyalflow bounces` and `loyalflow up` receive bounce mail here (SMTP, or LMTP).
+    bounce_host: str = "127.0.0.1"
+    bounce_port: int = 2525
+    bounce_lmtp: bool = False
+
     @field_validator("template_locales", mode="before")
     @classmethod
     def _comma_separated_locales(cls, value: object) -> object:

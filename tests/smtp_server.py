@@ -30,6 +30,7 @@ class RecordingHandler:
         self.messages: list[EmailMessage] = []
         self.raw_messages: list[bytes] = []  # exactly as received (DKIM is checked on these)
         self.peers: list[Any] = []  # the client address (host, port) of each accepted message
+        self.senders: list[str] = []  # the envelope sender (MAIL FROM) of each accepted message
         self.refusals: list[str] = []  # replies to give, in order, instead of accepting
         self.recipient_refusals: list[str] = []  # the same, for the next RCPTs
         self.hangups: list[str | None] = []  # next MAILs: close the connection (after a reply)
@@ -67,6 +68,7 @@ class RecordingHandler:
         self.messages.append(message_from_bytes(raw, policy=policy.default))
         self.raw_messages.append(raw)
         self.peers.append(session.peer)
+        self.senders.append(envelope.mail_from)
         if self.data_delays:  # taken, but the reply comes late (the client may have given up)
             await asyncio.sleep(self.data_delays.pop(0))
         if self.drops_after_data:

@@ -68,15 +68,22 @@ def _babel_locale(locale: str) -> Locale:
 class TemplateRenderer:
     """Renders `templates/<message>/<locale>.{subject.txt,txt,html}` and `<locale>.sms.txt`.
 
-    Templates see `member`, `locale`, `program` (`name`, `currency`), `variant` (the journey's A/B
+    Templates see `member`, `locale`, `program` (`name`, `currency`, `url`), `variant` (the journey's A/B
     variant or None), `trigger` (the properties of the event that started the journey), `params`
     (the send step's own params) and the Babel helpers; emails also `links` and `footer_locale`.
     """
 
-    def __init__(self, templates_dir: Path, program_name: str, currency: str = "EUR") -> None:
+    def __init__(
+        self,
+        templates_dir: Path,
+        program_name: str,
+        currency: str = "EUR",
+        program_url: str = "https://example.com",
+    ) -> None:
         self.templates_dir = templates_dir
         self.program_name = program_name
         self.currency = currency  # the loyalty rules' currency: `program.currency`
+        self.program_url = program_url  # LOYALFLOW_PROGRAM_URL: `program.url`
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(templates_dir)),
             undefined=StrictUndefined,
@@ -188,7 +195,11 @@ class TemplateRenderer:
         return {
             "member": member,
             "locale": locale,
-            "program": {"name": self.program_name, "currency": self.currency},
+            "program": {
+                "name": self.program_name,
+                "currency": self.currency,
+                "url": self.program_url,
+            },
             "variant": variant,
             "trigger": dict(trigger or {}),
             "params": dict(params or {}),

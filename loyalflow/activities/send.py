@@ -22,12 +22,14 @@ from loyalflow.activities.channels import (
 from loyalflow.activities.channels.sms import UNSUBSCRIBED_RECIPIENT
 from loyalflow.activities.decision import Decision, decide
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
+from loyalflow.activities.tracking_links import LinkTracker, TrackedLinks, store_links
 from loyalflow.config import Settings
 from loyalflow.members.consent import TWILIO_OPTED_OUT, sms_opt_out, suppress
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
 from loyalflow.rules.messaging import MessagingPolicy
 from loyalflow.security.tokens import preferences_url, unsubscribe_url
+from loyalflow.security.verp import verp_address
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_SECONDS = 2.0
@@ -60,6 +62,7 @@ class SendActivities:
         self.sms_channel = sms_channel
         self.email_from = email_from
         self.policy = policy
+        self.tracker = LinkTracker(settings, policy)
 
     async def _db(
         self, fn: Callable[Concatenate[str, P], R], *args: P.args, **kwargs: P.kwargs
@@ -129,11 +132,13 @@ class SendActivities:
         channel = self.email_channel if request.channel == "email" else self.sms_channel
         try:
             if request.channel == "email":
-                email, locale = self._email(request, decision)
+                email, locale, links = self._email(request, decision)
+                await self._db(store_links, links)
                 handover = self._handover(request, handed, locale, email.subject)
                 provider_id = await self.email_channel.send(email, handover)
             else:
-                sms, locale = self._sms(request, decision)
+                sms, locale, links = self._sms(request, decision)
+                await self._db(store_links, links)
                 handover = self._handover(request, handed, locale)
                 provider_id = await self.sms_channel.send(sms, handover)
         except (TemplateError, TemplateNotFound) as exc:
@@ -185,7 +190,9 @@ class SendActivities:
 
         return handed_over
 
-    def _email(self, request: SendRequest, decision: Decision) -> tuple[OutgoingEmail, str]:
+    def _email(
+        self, request: SendRequest, decision: Decision
+    ) -> tuple[OutgoingEmail, str, TrackedLinks]:
         assert decision.address is not None and decision.member is not None
         unsubscribe = unsubscribe_url(
             self.settings, request.member_id, "email", request.topic, request.message_id
@@ -204,6 +211,7 @@ class SendActivities:
             trigger=request.trigger,
             params=request.params,
         )
+        rendered, tracked = self.tracker.track_email(request, rendered, set(links.values()))
         email = OutgoingEmail(
             message_id=request.message_id,
             sender=self.email_from,
@@ -213,10 +221,13 @@ class SendActivities:
             html=rendered.html,
             list_unsubscribe_url=unsubscribe,
             list_unsubscribe_mailto=self.settings.unsubscribe_mailto,
+            envelope_from=verp_address(self.settings, request.message_id),
         )
-        return email, rendered.locale
+        return email, rendered.locale, tracked
 
-    def _sms(self, request: SendRequest, decision: Decision) -> tuple[OutgoingSms, str]:
+    def _sms(
+        self, request: SendRequest, decision: Decision
+    ) -> tuple[OutgoingSms, str, TrackedLinks]:
         assert decision.address is not None and decision.member is not None
         rendered = self.renderer.render_sms(
             request.template,
@@ -227,8 +238,9 @@ class SendActivities:
             trigger=request.trigger,
             params=request.params,
         )
-        sms = OutgoingSms(message_id=request.message_id, to=decision.address, body=rendered.body)
-        return sms, rendered.locale
+        body, tracked = self.tracker.track_sms(request, rendered.body)
+        sms = OutgoingSms(message_id=request.message_id, to=decision.address, body=body)
+        return sms, rendered.locale, tracked
 
     async def _act_on_refusal(
         self, request: SendRequest, address: str, error: PermanentSendError

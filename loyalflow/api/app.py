@@ -22,6 +22,7 @@ from loyalflow.api.routes import (
     preferences,
     segment,
     timeline,
+    tracking,
     twilio,
     unsubscribe,
 )
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unsubscribe.router,
         preferences.router,
         twilio.router,
+        tracking.router,
         codec.router,
         segment.router,
     ]

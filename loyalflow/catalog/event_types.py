@@ -15,15 +15,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from loyalflow.catalog.locations import YamlDocument, dotted
 from loyalflow.models.journey import (
-    DERIVED_EVENT_TYPES,
     EVENT_TYPE_PATTERN,
+    EVENT_TYPES,
     INGESTED_EVENT_TYPES,
     SEGMENT_TRIGGER_TYPE,
 )
 
 PropertyKind = Literal["string", "number", "boolean", "datetime"]
 PROPERTY_NAME = r"^[a-z_][a-z0-9_]*$"
-BUILT_IN_TYPES = frozenset((*INGESTED_EVENT_TYPES, *DERIVED_EVENT_TYPES, SEGMENT_TRIGGER_TYPE))
+# Ingested, derived and engagement (email.clicked...) types: declarations cannot redefine them.
+BUILT_IN_TYPES = frozenset((*EVENT_TYPES, SEGMENT_TRIGGER_TYPE))
 
 
 def _kind_shorthand(value: object) -> object:
@@ -81,7 +82,7 @@ class EventTypes:
 
     @property
     def all(self) -> tuple[str, ...]:
-        return (*INGESTED_EVENT_TYPES, *DERIVED_EVENT_TYPES, *sorted(self.declared))
+        return (*EVENT_TYPES, *sorted(self.declared))
 
     def knows(self, event_type: str) -> bool:
         return event_type in BUILT_IN_TYPES or event_type in self.declared

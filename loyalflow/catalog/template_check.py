@@ -45,7 +45,7 @@ KNOWN_NAMES = frozenset(
 )
 _ARTICLED: dict[Channel, str] = {"email": "an email template", "sms": "an SMS template"}
 EMAIL_ONLY_NAMES = frozenset({"links", "footer_locale", "subject"})
-PROGRAM_FIELDS = frozenset({"name", "currency"})
+PROGRAM_FIELDS = frozenset({"name", "currency", "url"})
 # Names Jinja itself provides inside templates.
 _JINJA_NAMES = frozenset({"loop", "self", "super", "caller", "varargs", "kwargs"})
 

@@ -1,6 +1,7 @@
 """`loyalflow preview`: see a message as a member will, before any journey sends it."""
 
 import json
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,13 +16,16 @@ from sqlmodel import col, select
 
 from loyalflow.activities.channels.sms import sms_encoding
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
+from loyalflow.activities.tracking_links import LinkTracker
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.catalog.template_check import template_reads
-from loyalflow.config import get_settings
+from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, Member
 from loyalflow.models.template_vars import member_context
+from loyalflow.models.workflow_io import SendRequest
 from loyalflow.rules.loyalty import rules_from
+from loyalflow.rules.messaging import policy_from
 
 console = Console()
 err = Console(stderr=True)
@@ -148,7 +152,9 @@ def preview(
     """
     settings = get_settings()
     currency = rules_from(settings.loyalty_rules_file).currency
-    renderer = TemplateRenderer(settings.templates_dir, settings.program_name, currency)
+    renderer = TemplateRenderer(
+        settings.templates_dir, settings.program_name, currency, settings.program_url
+    )
     folder = settings.templates_dir / template
     if not folder.is_dir():
         err.print(f"[red]no template {template!r}[/red] in {settings.templates_dir}")
@@ -187,9 +193,10 @@ def preview(
         except TemplateNotFound:
             pass
         else:
-            encoding, segments = sms_encoding(sms.body)
-            subtitle = f"{encoding}, {len(sms.body)} characters, {segments} segment(s)"
-            console.print(Panel(escape(sms.body), title=f"SMS ({sms.locale})", subtitle=subtitle))
+            body = _as_sent(settings, template, sms.body)
+            encoding, segments = sms_encoding(body)
+            subtitle = f"{encoding}, {len(body)} characters, {segments} segment(s)"
+            console.print(Panel(escape(body), title=f"SMS ({sms.locale})", subtitle=subtitle))
             shown = True
     except UndefinedError as exc:
         err.print(
@@ -200,3 +207,22 @@ def preview(
     if not shown:
         err.print(f"[red]{folder} has no email (*.subject.txt) or SMS (*.sms.txt) templates[/red]")
         raise typer.Exit(1)
+
+
+def _as_sent(settings: Settings, template: str, body: str) -> str:
+    """With LOYALFLOW_TRACKING_SMS_LINKS, links go out shortened: count the segments on that."""
+    if not settings.tracking_sms_links or settings.tracking == "off":
+        return body
+    preview = SendRequest(
+        message_id=str(uuid.uuid4()),
+        workflow_id="preview",
+        journey_id="preview",
+        step_id="preview",
+        member_id="preview",
+        channel="sms",
+        template=template,
+        topic="preview",
+        due_at=datetime.now(UTC),
+    )
+    tracker = LinkTracker(settings, policy_from(settings.messaging_policy_file))
+    return tracker.shorten_sms(preview, body)[0]

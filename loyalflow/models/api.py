@@ -26,7 +26,12 @@ from pydantic import (
     field_validator,
 )
 
-from loyalflow.models.journey import DERIVED_EVENT_TYPES, EVENT_TYPE_PATTERN, INGESTED_EVENT_TYPES
+from loyalflow.models.journey import (
+    DERIVED_EVENT_TYPES,
+    ENGAGEMENT_EVENT_TYPES,
+    EVENT_TYPE_PATTERN,
+    INGESTED_EVENT_TYPES,
+)
 
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 # Bounds on the numbers that reach a column, said in the OpenAPI schema and enforced with a 422
@@ -225,6 +230,8 @@ class EventIn(BaseModel):
         the event is stored, against the process's declarations."""
         if value in DERIVED_EVENT_TYPES:
             raise ValueError(f"{value!r} is derived by loyalflow and cannot be posted")
+        if value in ENGAGEMENT_EVENT_TYPES:
+            raise ValueError(f"{value!r} is recorded by loyalflow's tracking and cannot be posted")
         if len(value) > 64 or not re.fullmatch(EVENT_TYPE_PATTERN, value):
             raise ValueError(
                 f"unknown event type {value!r}: event types are lowercase words joined by . "

@@ -29,7 +29,16 @@ INGESTED_EVENT_TYPES = (
     "profile.updated",
 )
 DERIVED_EVENT_TYPES = ("purchase.first", "tier.upgraded", "tier.downgraded", "member.inactive")
-EVENT_TYPES = INGESTED_EVENT_TYPES + DERIVED_EVENT_TYPES
+# Recorded by engagement tracking and the bounce receiver (issue 16), never posted.
+ENGAGEMENT_EVENT_TYPES = (
+    "email.delivered",
+    "email.opened",
+    "email.clicked",
+    "email.bounced",
+    "email.complained",
+    "sms.clicked",
+)
+EVENT_TYPES = INGESTED_EVENT_TYPES + DERIVED_EVENT_TYPES + ENGAGEMENT_EVENT_TYPES
 # The trigger of a journey started by a segment sweep rather than by an event.
 SEGMENT_TRIGGER_TYPE = "segment.entered"
 # A step may go to `end`: the journey is complete (no step may be called that).

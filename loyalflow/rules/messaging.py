@@ -26,6 +26,13 @@ class _Strict(BaseModel):
 class TopicRules(_Strict):
     email: ConsentRule
     sms: ConsentRule
+    # Opens and clicks tracked on this topic; default: yes, unless the topic is transactional
+    # (`email: always`), whose messages a member cannot refuse and so should not be watched.
+    tracking: bool | None = None
+
+    @property
+    def tracked(self) -> bool:
+        return self.tracking if self.tracking is not None else self.email != "always"
 
 
 class QuietHours(_Strict):
@@ -83,6 +90,10 @@ class MessagingPolicy(_Strict):
     def consent_rule(self, topic: str, channel: Channel) -> ConsentRule | None:
         rules = self.topics.get(topic)
         return None if rules is None else getattr(rules, channel)
+
+    def tracked(self, topic: str | None) -> bool:
+        rules = self.topics.get(topic or "")
+        return rules is not None and rules.tracked
 
 
 # Kept as a name of its own so callers can catch this file's errors specifically.

@@ -1,4 +1,4 @@
-"""`loyalflow up`: one process tree (Temporal, worker, API) that stops cleanly on Ctrl-C/SIGTERM."""
+"""`loyalflow up`: one process tree (Temporal, worker, bounce receiver, API) that stops cleanly on Ctrl-C/SIGTERM."""
 
 import asyncio
 import ctypes
@@ -115,6 +115,7 @@ class Supervisor:
         self.console.print("applying database migrations…")
         upgrade_database(self.settings.effective_database_url)
         self._launch(Child("worker", [*cli, "worker"], restart=True))
+        self._launch(Child("bounces", [*cli, "bounces"], restart=True))
         api = Child("api", [*cli, "api"], restart=True)
         self._launch(api)
         self._wait_for_api(api)
@@ -182,6 +183,8 @@ class Supervisor:
         table.add_row(
             "Email", f"SMTP {s.smtp_host}:{s.smtp_port}" if s.smtp_host else str(s.outbox_dir)
         )
+        protocol = "LMTP" if s.bounce_lmtp else "SMTP"
+        table.add_row("Bounce receiver", f"{protocol} {s.bounce_host}:{s.bounce_port}")
         self.console.print(table)
         self.console.print("Press Ctrl-C to stop.")
 

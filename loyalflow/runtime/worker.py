@@ -105,6 +105,7 @@ def build_worker(
             settings.templates_dir,
             settings.program_name,
             rules_from(settings.loyalty_rules_file).currency,
+            settings.program_url,
         ),
         email_channel=email or email_channel(settings),
         sms_channel=sms or sms_channel(settings),

@@ -123,3 +123,23 @@ def test_preview_shows_the_members_assigned_variant_and_writes_under_the_home(
     written = cli_env.home / "output" / "welcome.en.html"
     assert "Zoé" in written.read_text()
     assert list(cwd.iterdir()) == []  # nothing in the current directory
+
+
+def test_preview_counts_sms_segments_on_the_shortened_links(
+    cli_env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    templates = tmp_path / "templates"
+    (templates / "promo").mkdir(parents=True)
+    long_link = "https://shop.example.com/" + "x" * 200
+    (templates / "promo" / "en.sms.txt").write_text(f"Your offer: {long_link}")
+    monkeypatch.setenv("LOYALFLOW_TEMPLATES_DIR", str(templates))
+    plain = CliRunner().invoke(app, ["preview", "promo"])
+    assert plain.exit_code == 0, plain.output
+    assert "2 segment(s)" in plain.output
+    monkeypatch.setenv("LOYALFLOW_TRACKING_SMS_LINKS", "true")
+    get_settings.cache_clear()
+    short = CliRunner().invoke(app, ["preview", "promo"])
+    assert short.exit_code == 0, short.output
+    assert (
+        "/t/s/" in short.output and "1 segment(s)" in short.output and "x" * 50 not in short.output
+    )

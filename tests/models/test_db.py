@@ -39,6 +39,9 @@ TABLES = {
     "message",
     "journey_step",
     "support_action",
+    "message_link",
+    "engagement_hit",
+    "bounce_report",
 }
 
 

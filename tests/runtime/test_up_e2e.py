@@ -2,15 +2,18 @@
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 from email.message import EmailMessage
 from pathlib import Path
 
+import aiosmtplib
 import httpx
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from tests.bounces.samples import outlook_dsn
 from tests.conftest import free_port
 from tests.processes import start, wait_for_log
 from tests.smtp_server import SmtpServer
@@ -26,7 +29,7 @@ JOINED = {
 
 
 def up_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], dict[str, int]]:
-    ports = {"temporal": free_port(), "ui": free_port(), "api": free_port()}
+    ports = {"temporal": free_port(), "ui": free_port(), "api": free_port(), "bounce": free_port()}
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
     env.update(
         LOYALFLOW_HOME=str(home),
@@ -38,6 +41,8 @@ def up_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], dict[s
         LOYALFLOW_SMTP_STARTTLS="false",
         LOYALFLOW_EMAIL_FROM="Club <club@example.com>",
         LOYALFLOW_PUBLIC_URL=f"http://127.0.0.1:{ports['api']}",
+        LOYALFLOW_BOUNCE_PORT=str(ports["bounce"]),
+        LOYALFLOW_BOUNCE_DOMAIN="bounces.example.com",
         PYTHONUNBUFFERED="1",
     )
     return env, ports
@@ -93,6 +98,25 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
             assert text is not None and "Hello Ada," in text.get_content()
             assert html is not None and "<strong>Loyalty Program</strong>" in html.get_content()
 
+            # The call to action, clicked in a browser: recorded, then redirected (issue 16).
+            [tracked] = re.findall(r'href="(http://[^"]+/t/c/[^"]+)"', html.get_content())
+            browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"}
+            await asyncio.sleep(5)  # LOYALFLOW_TRACKING_BOT_SECONDS: sooner is a scanner
+            followed = await http.get(tracked, headers=browser)
+            assert followed.status_code == 302
+            assert followed.headers["location"].startswith("https://example.com")
+            # A bounce arrives later through the mail server: the receiver `up` started takes it.
+            message_id = mail["Message-ID"].strip("<>").split("@")[0]
+            async with aiosmtplib.SMTP(hostname="127.0.0.1", port=ports["bounce"]) as smtp:
+                await smtp.sendmail(
+                    "",
+                    [f"bounces+{message_id}@bounces.example.com"],
+                    outlook_dsn("ada@example.com").encode(),
+                )
+            timeline = (await http.get(f"/members/{MEMBER}/timeline")).json()
+            summaries = [entry["summary"] for entry in timeline["entries"]]
+            assert "email.clicked" in summaries and "email.bounced" in summaries
+
             # RFC 8058 one-click: what a mailbox provider does when the member clicks Unsubscribe.
             assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
             unsubscribe = mail["List-Unsubscribe"].strip("<>")
@@ -125,6 +149,7 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
         assert journey.status == WorkflowExecutionStatus.RUNNING  # waiting its 3 days
         assert stop(up) == 0
         assert not port_open(ports["temporal"]) and not port_open(ports["api"])
+        assert not port_open(ports["bounce"])
 
         # Same home, second start: the member, the ledger and the waiting journey are all there.
         log.write_text("")

@@ -82,6 +82,9 @@ class OutgoingEmail:
     list_unsubscribe_mailto: str | None = None
     # The right-hand side of the Message-ID; None: the sender's domain.
     message_id_domain: str | None = None
+    # The SMTP envelope sender (MAIL FROM), where bounces go: a VERP address
+    # `bounces+<message id>@<LOYALFLOW_BOUNCE_DOMAIN>`; None: the From address.
+    envelope_from: str | None = None
 
     def __post_init__(self) -> None:
         if self.list_unsubscribe_url is not None:
@@ -108,6 +111,8 @@ class OutgoingEmail:
 
     @property
     def envelope_sender(self) -> str:
+        if self.envelope_from is not None:
+            return _addr_spec(self.envelope_from, "envelope_from")
         return _addr_spec(self.sender, "sender")
 
     @property
