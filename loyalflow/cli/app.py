@@ -46,6 +46,16 @@ app = typer.Typer(
                 "simulate",
                 "Run one journey for one member in skipped time.",
             ),
+            "bounces": Lazy(
+                "loyalflow.cli.engagement",
+                "bounces",
+                "Receive bounce and complaint mail (SMTP or LMTP) for VERP addresses.",
+            ),
+            "engagement": Lazy(
+                "loyalflow.cli.engagement",
+                "engagement",
+                "Per journey and step: sent, human opens and clicks, machine ones, bounces.",
+            ),
             "demo": Lazy(
                 "loyalflow.cli.simulate",
                 "demo",
@@ -128,72 +138,6 @@ def _refuse_open_api(settings: "Settings") -> None:
     if refusal:
         err.print(f"[red]{refusal}[/red]", soft_wrap=True)
         raise typer.Exit(2)
-
-
-@app.command()
-def bounces() -> None:
-    """Receive bounce and complaint mail (SMTP, or LMTP with LOYALFLOW_BOUNCE_LMTP=true) on
-    LOYALFLOW_BOUNCE_HOST:LOYALFLOW_BOUNCE_PORT: point the mail server's bounces+* address here."""
-    import asyncio
-    import signal
-
-    from loyalflow.bounces.receiver import serve
-    from loyalflow.config import get_settings
-    from loyalflow.runtime.connection import connect
-
-    _logging()
-    settings = get_settings()
-
-    async def _run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        temporal = await connect(settings, wait_seconds=30)
-        await serve(temporal, settings, stop)
-
-    asyncio.run(_run())
-
-
-@app.command()
-def engagement(
-    journey: Annotated[str | None, typer.Option(help="only this journey")] = None,
-) -> None:
-    """Per journey and step: sent, unique human opens and clicks, machine ones apart, bounces."""
-    from rich.table import Table
-
-    from loyalflow.config import get_settings
-    from loyalflow.support.engagement_report import engagement_report
-
-    rows = engagement_report(get_settings().effective_database_url, journey)
-    table = Table(
-        "journey",
-        "step",
-        "sent",
-        "opened",
-        "clicked",
-        "machine opens",
-        "machine clicks",
-        "bounced",
-        title="Engagement (unique messages; people only unless marked machine)",
-    )
-    for row in rows:
-        table.add_row(
-            row.journey_id,
-            row.step_id,
-            *(
-                str(v)
-                for v in (
-                    row.sent,
-                    row.human_opens,
-                    row.human_clicks,
-                    row.machine_opens,
-                    row.machine_clicks,
-                    row.bounced,
-                )
-            ),
-        )
-    console.print(table)
 
 
 @app.command()

@@ -1,4 +1,8 @@
-"""SQLModel tables: what support staff and reports read. Temporal history is not the record."""
+"""SQLModel tables: what support staff and reports read. Temporal history is not the record.
+
+One concern: the database schema, every table side by side as the migrations build it, so that
+foreign keys and indexes read in one place.
+"""
 
 from datetime import UTC, datetime
 from decimal import Decimal
