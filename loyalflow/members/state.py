@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from loyalflow.members import points_ledger
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -46,6 +47,7 @@ def apply_event(
     at: datetime = event.occurred_at
     if event.type in MEMBER_ACTIVITY:
         member.last_activity_at = max(filter(None, (member.last_activity_at, at)))
+        points_ledger.extend_rolling_expiry(session, member, rules.points_expiry)
     member.updated_at = utcnow()
     derived: list[Derived] = []
     tier_before = member.tier or rules.tiers.tier_for(0)
@@ -53,9 +55,13 @@ def apply_event(
     if event.type == "member.joined" and member.joined_at is None:
         member.joined_at = at
     elif event.type == "purchase":
-        derived += _purchase(member, event, rules)
+        derived += _purchase(session, member, event, rules)
     elif event.type == "points.adjusted":
-        member.points += int(event.properties["points"])
+        points = int(event.properties["points"])
+        # Points a journey (or, later, a referral or birthday) gives are a bonus; the rest are
+        # corrections by staff or an import.
+        kind = "bonus" if points > 0 and event.properties.get("source") else "adjusted"
+        _ledger(session, member, event, rules, kind, points)
     elif event.type == "consent.updated":
         _consent(session, member, ConsentChange.model_validate(event.properties), at)
     elif event.type == "profile.updated":
@@ -77,10 +83,24 @@ def money(value: object) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def _purchase(member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
+def _ledger(
+    session: Session, member: Member, event: Event, rules: LoyaltyRules, kind: str, points: int
+) -> None:
+    points_ledger.record(
+        session,
+        member,
+        kind=kind,
+        points=points,
+        at=event.occurred_at,
+        expiry=rules.points_expiry,
+        event_id=event.event_id,
+    )
+
+
+def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
     amount = money(event.properties.get("amount", 0))
     points = rules.points_for(amount)
-    member.points += points
+    _ledger(session, member, event, rules, "earned" if points >= 0 else "reversed", points)
     member.total_spent = money(member.total_spent) + amount
     if amount < 0:  # a refund: money and points go back, it is not another purchase
         return []

@@ -205,6 +205,45 @@ class SupportAction(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=500)
 
 
+class PointsLot(SQLModel, table=True):
+    """Points earned together, spent and expired oldest first: `remaining` is what is left."""
+
+    __tablename__ = "points_lot"
+    __table_args__ = (
+        # The expiry sweep pages by member over the lots due by a date.
+        Index("ix_points_lot_member_expiry", "member_id", "expires_at"),
+        Index("ix_points_lot_expiry", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="member.id", max_length=128)
+    earned_at: datetime = _required_timestamp()
+    expires_at: datetime | None = _timestamp()  # None: never expires
+    original: int
+    remaining: int
+    event_id: str | None = Field(default=None, max_length=255)  # the event that earned it
+
+
+class PointsLedger(SQLModel, table=True):
+    """Every change of a member's points, written with the event that caused it: the balance
+    is the sum of `points` over the member's rows, always."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (Index("ix_points_ledger_member", "member_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="member.id", max_length=128)
+    at: datetime = _required_timestamp()
+    # opening | earned | bonus | redeemed | reversed | expired | adjusted
+    kind: str = Field(max_length=16)
+    points: int  # signed
+    event_id: str | None = Field(default=None, max_length=255, index=True)  # the cause
+    promotion: str | None = Field(default=None, max_length=64)  # what multiplied an earning
+    lot_id: int | None = Field(default=None)  # the lot an earning created
+    # What a negative movement took from which lots, oldest first: [[lot_id, points], ...]
+    lots: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
 def normalise_address(channel: str, address: str) -> str:
     """The form suppressions are keyed by: email addresses compare case-insensitively."""
     return address.lower() if channel == "email" else address

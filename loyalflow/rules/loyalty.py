@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from loyalflow.rules.files import ConfigFileError, load_yaml_model
+from loyalflow.rules.points_expiry import PointsExpiry
 
 
 class _Strict(BaseModel):
@@ -69,11 +70,16 @@ class LoyaltyRules(_Strict):
     points_per_unit: Annotated[float, Field(ge=0)] = 1
     tiers: TierLadder
     inactivity: Inactivity = Inactivity()
+    points_expiry: PointsExpiry = PointsExpiry()
 
     def points_for(self, amount: Decimal) -> int:
         """Rounded down for a purchase; a refund takes back what the same amount earned."""
         earned = math.floor(abs(amount) * Decimal(str(self.points_per_unit)))
         return earned if amount >= 0 else -earned
+
+    def points_for_amount(self, amount: object) -> int:
+        """`points_for` of an amount as a client sends it (a number or a string)."""
+        return self.points_for(Decimal(str(amount)).quantize(Decimal("0.01")))
 
 
 # Kept as a name of its own so callers can catch this file's errors specifically.

@@ -37,6 +37,8 @@ TABLES = {
     "message",
     "journey_step",
     "support_action",
+    "points_lot",
+    "points_ledger",
 }
 
 
