@@ -24,6 +24,7 @@ from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 log = logging.getLogger(__name__)
 INACTIVITY_SCHEDULE_ID = "loyalflow-inactivity-sweep"
 SEGMENT_SCHEDULE_PREFIX = "loyalflow-segment-"
+POINTS_EXPIRY_SCHEDULE_ID = "loyalflow-points-expiry-sweep"
 
 
 def inactivity_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
@@ -36,6 +37,20 @@ def inactivity_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
         ),
         spec=ScheduleSpec(cron_expressions=[rules.inactivity.sweep_cron]),
         # A sweep still running when the next is due: skip the next, never run two at once.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+def points_expiry_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
+    expiry = rules.points_expiry
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SegmentSweepWorkflow.run,
+            SweepInput(buckets_days=list(expiry.reminder_days), points_expiry=True),
+            id="points-expiry-sweep",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(cron_expressions=[expiry.sweep_cron]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 
@@ -56,8 +71,11 @@ def segment_schedule(settings: Settings, journey: Journey) -> Schedule:
 def wanted_schedules(
     settings: Settings, rules: LoyaltyRules, catalog: Catalog
 ) -> dict[str, Schedule]:
-    """Every schedule the configuration asks for: the inactivity sweep, one per segment journey."""
+    """Every schedule the configuration asks for: the inactivity sweep, the points expiry sweep
+    (unless points never expire), one per segment journey."""
     wanted = {INACTIVITY_SCHEDULE_ID: inactivity_schedule(settings, rules)}
+    if rules.points_expiry.policy != "never":
+        wanted[POINTS_EXPIRY_SCHEDULE_ID] = points_expiry_schedule(settings, rules)
     for journey in catalog.journeys.values():
         if journey.trigger.segment is not None:
             wanted[SEGMENT_SCHEDULE_PREFIX + journey.id] = segment_schedule(settings, journey)
@@ -73,9 +91,12 @@ async def ensure_schedules(
     for schedule_id, schedule in wanted.items():
         await _create_or_update(client, schedule_id, schedule)
     async for listed in await client.list_schedules():
-        if listed.id.startswith(SEGMENT_SCHEDULE_PREFIX) and listed.id not in wanted:
+        ours = (
+            listed.id.startswith(SEGMENT_SCHEDULE_PREFIX) or listed.id == POINTS_EXPIRY_SCHEDULE_ID
+        )
+        if ours and listed.id not in wanted:
             await client.get_schedule_handle(listed.id).delete()
-            log.info("deleted schedule %s: its journey no longer sweeps a segment", listed.id)
+            log.info("deleted schedule %s: the configuration no longer asks for it", listed.id)
 
 
 async def _create_or_update(client: Client, schedule_id: str, schedule: Schedule) -> None:
