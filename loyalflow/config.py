@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # Every message a journey sends must exist in each of these ("en,fr"), checked at load.
     template_locales: Annotated[list[str], NoDecode] = ["en", "fr"]
 
+    # Loyalty mechanics (issue 14)
+    # The rewards catalogue members redeem points for (POST /members/{id}/redemptions).
+    rewards_file: Path = PACKAGE_DIR / "rules" / "rewards.yaml"
+
     @field_validator("template_locales", mode="before")
     @classmethod
     def _comma_separated_locales(cls, value: object) -> object:

@@ -14,6 +14,7 @@ from loyalflow.api.routes import (
     health,
     members,
     preferences,
+    redemptions,
     timeline,
     twilio,
     unsubscribe,
@@ -22,6 +23,7 @@ from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import assert_schema_current
 from loyalflow.rules.loyalty import rules_from
+from loyalflow.rules.rewards import rewards_from
 from loyalflow.runtime.connection import connect
 
 
@@ -34,7 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(assert_schema_current, url)
         # Fail at start-up, not on the first event, if a journey or the rules file is wrong.
         await run_in_threadpool(publish_versions, url, get_catalog(settings))
-        rules_from(settings.loyalty_rules_file)
+        rules = rules_from(settings.loyalty_rules_file)
+        unknown_tiers = rewards_from(settings.rewards_file).unknown_tiers(rules.tiers)
+        if unknown_tiers:
+            raise ValueError(f"{settings.rewards_file}: {'; '.join(unknown_tiers)}")
         app.state.settings = settings
         app.state.temporal = await connect(settings, wait_seconds=30)
         yield
@@ -47,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(members.router)
+    app.include_router(redemptions.router)
     app.include_router(timeline.router)
     app.include_router(events.router)
     app.include_router(health.router)

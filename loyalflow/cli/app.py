@@ -13,6 +13,7 @@ from rich.console import Console
 
 from loyalflow.cli.imports import import_app
 from loyalflow.cli.journeys import journeys_app
+from loyalflow.cli.points import member_redeem
 from loyalflow.cli.preview import preview
 from loyalflow.cli.simulate import demo, simulate
 from loyalflow.cli.support import member_explain, member_show, runs_app
@@ -31,6 +32,7 @@ app.add_typer(journeys_app, name="journeys")
 app.add_typer(runs_app, name="runs")
 member_app.command("show")(member_show)
 member_app.command("explain")(member_explain)
+member_app.command("redeem")(member_redeem)
 app.command()(simulate)
 app.command()(demo)
 console = Console()

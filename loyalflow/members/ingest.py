@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from loyalflow.config import get_settings
+from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
 from loyalflow.models.db import session_scope
@@ -86,7 +87,7 @@ def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredE
         ids = [e.event_id for e in events]
         seen = set(session.exec(select(Event.event_id).where(col(Event.event_id).in_(ids))))
         stored: list[StoredEvent] = []
-        for incoming in events:
+        for index, incoming in enumerate(events):
             duplicate = incoming.event_id in seen
             seen.add(incoming.event_id)
             event = Event(
@@ -104,7 +105,10 @@ def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredE
                 member = members[incoming.member_id] = Member(id=incoming.member_id)
                 session.add(member)
                 session.flush()  # the event row's foreign key needs the member row first
-            derived = apply_event(session, member, event, rules)
+            try:
+                derived = apply_event(session, member, event, rules)
+            except EventRefused as refused:  # the whole batch rolls back
+                raise EventsRejected([FieldProblem(index, refused.field, str(refused))]) from None
             session.add(member)
             session.add(event)
             stored.append(StoredEvent(event, duplicate=False))

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from loyalflow.members import points_ledger
+from loyalflow.members import points_ledger, redemption
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -62,6 +62,8 @@ def apply_event(
         # corrections by staff or an import.
         kind = "bonus" if points > 0 and event.properties.get("source") else "adjusted"
         _ledger(session, member, event, rules, kind, points)
+    elif event.type == "redemption.cancelled":
+        redemption.cancel(session, member, event, rules)
     elif event.type == "consent.updated":
         _consent(session, member, ConsentChange.model_validate(event.properties), at)
     elif event.type == "profile.updated":

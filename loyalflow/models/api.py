@@ -210,6 +210,12 @@ def _check_points_adjusted(properties: dict[str, Any]) -> None:
     _require_number(properties, "points", integer=True)
 
 
+def _check_redemption_cancelled(properties: dict[str, Any]) -> None:
+    redemption_id = properties.get("redemption_id")
+    if not isinstance(redemption_id, str) or not 0 < len(redemption_id) <= 128:
+        raise ValueError("properties.redemption_id must be the id of the redemption (a string)")
+
+
 def _nested(model: type[BaseModel], properties: dict[str, Any]) -> None:
     """Validates properties against a model, reporting the inner field by name."""
     try:
@@ -235,6 +241,7 @@ _PROPERTY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "points.adjusted": _check_points_adjusted,
     "consent.updated": _check_consent,
     "profile.updated": _check_profile,
+    "redemption.cancelled": _check_redemption_cancelled,
 }
 
 

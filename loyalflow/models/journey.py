@@ -25,8 +25,17 @@ INGESTED_EVENT_TYPES = (
     "points.adjusted",
     "consent.updated",
     "profile.updated",
+    "redemption.cancelled",
 )
-DERIVED_EVENT_TYPES = ("purchase.first", "tier.upgraded", "tier.downgraded", "member.inactive")
+DERIVED_EVENT_TYPES = (
+    "purchase.first",
+    "tier.upgraded",
+    "tier.downgraded",
+    "member.inactive",
+    "points.expired",
+    "points.expiring",
+    "points.redeemed",
+)
 EVENT_TYPES = INGESTED_EVENT_TYPES + DERIVED_EVENT_TYPES
 # The trigger of a journey started by a segment sweep rather than by an event.
 SEGMENT_TRIGGER_TYPE = "segment.entered"

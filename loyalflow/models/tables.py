@@ -244,6 +244,28 @@ class PointsLedger(SQLModel, table=True):
     lots: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
+class Redemption(SQLModel, table=True):
+    """A reward bought with points; its id is the client's (unique per member), so a retried
+    request redeems once."""
+
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
+    id: str = Field(primary_key=True, max_length=128)
+    reward_id: str = Field(max_length=64)
+    cost: int
+    status: str = Field(default="completed", max_length=16)  # completed | cancelled
+    at: datetime = _required_timestamp()
+    cancelled_at: datetime | None = _timestamp()
+
+
+class RewardStock(SQLModel, table=True):
+    """How many of a reward with a stock are taken; its row is locked while one is redeemed."""
+
+    __tablename__ = "reward_stock"
+
+    reward_id: str = Field(primary_key=True, max_length=64)
+    taken: int = 0
+
+
 def normalise_address(channel: str, address: str) -> str:
     """The form suppressions are keyed by: email addresses compare case-insensitively."""
     return address.lower() if channel == "email" else address

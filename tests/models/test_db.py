@@ -39,6 +39,8 @@ TABLES = {
     "support_action",
     "points_lot",
     "points_ledger",
+    "redemption",
+    "reward_stock",
 }
 
 
