@@ -16,6 +16,7 @@ from loyalflow.activities.channels.sms import sms_encoding
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
 from loyalflow.catalog.template_check import template_reads
 from loyalflow.config import get_settings
+from loyalflow.members.tiers import loyalty_variables
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Member
 from loyalflow.models.template_vars import member_context
@@ -39,6 +40,10 @@ SAMPLE: dict[str, Any] = {
     "total_spent": Decimal("187.40"),
     "tags": [],
     "attributes": {},
+    "next_tier": "Gold",
+    "points_to_next_tier": 750,
+    "points_expiring": 320,
+    "points_expiring_at": datetime(2027, 3, 31, tzinfo=UTC),
 }
 # Used when a template reads one of these and the command line does not give it, so that
 # `loyalflow preview <template>` works with no options. Trigger values are those of the events
@@ -67,7 +72,9 @@ def _member(member_id: str | None) -> tuple[dict[str, Any], str, str]:
         if member is None:
             err.print(f"[red]no member {member_id!r}[/red] (leave out --member for a sample)")
             raise typer.Exit(1)
-        return member_context(member), member.locale, member.timezone
+        ladder = rules_from(get_settings().loyalty_rules_file).tiers
+        loyalty = loyalty_variables(session, member, ladder)
+        return member_context(member, loyalty), member.locale, member.timezone
 
 
 def _key_values(option: str, pairs: list[str] | None) -> dict[str, Any]:

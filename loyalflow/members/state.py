@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from loyalflow.members import points_ledger, redemption
+from loyalflow.members import points_ledger, redemption, tiers
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -69,7 +69,11 @@ def apply_event(
     elif event.type == "profile.updated":
         apply_profile(member, MemberIn.model_validate(event.properties))
 
-    member.tier = _next_tier(session, member, event, rules, tier_before)
+    basis = _basis(session, member, event, rules)
+    member.tier = _next_tier(rules, basis, tier_before)
+    near = tiers.near_next(session, member, rules.tiers, basis, at)
+    if near is not None:
+        derived.append(Derived("tier.near_next", near))
     if member.tier != tier_before:
         change = (
             "upgraded"
@@ -142,11 +146,14 @@ def _spend_12m(session: Session, member: Member, event: Event) -> Decimal:
     return earlier + current
 
 
-def _next_tier(
-    session: Session, member: Member, event: Event, rules: LoyaltyRules, current: str
-) -> str:
+def _basis(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> int | Decimal:
+    if rules.tiers.basis == "points":
+        return member.points
+    return _spend_12m(session, member, event)
+
+
+def _next_tier(rules: LoyaltyRules, basis: int | Decimal, current: str) -> str:
     ladder = rules.tiers
-    basis = member.points if ladder.basis == "points" else _spend_12m(session, member, event)
     earned = ladder.tier_for(basis)
     if ladder.rank(earned) < ladder.rank(current) and ladder.downgrade == "never":
         return current

@@ -25,6 +25,9 @@ class TierLadder(_Strict):
     basis: Literal["points", "spend_12m"] = "points"
     downgrade: Literal["never", "immediate"] = "never"
     levels: Annotated[tuple[TierLevel, ...], Field(min_length=1)]
+    # `tier.near_next` when the basis reaches this share of the next tier's threshold (e.g.
+    # 0.8), once per tier and 12 months; None: never.
+    near_next_share: Annotated[float, Field(gt=0, lt=1)] | None = None
 
     @model_validator(mode="after")
     def _ascending_from_zero(self) -> "TierLadder":
@@ -42,6 +45,11 @@ class TierLadder(_Strict):
         """The highest tier reached; below zero (a refund after points were spent) the lowest."""
         reached = [level.name for level in self.levels if level.threshold <= value]
         return reached[-1] if reached else self.levels[0].name
+
+    def next_level(self, tier: str | None) -> TierLevel | None:
+        """The tier above `tier` (the lowest's next when unknown); None at the top."""
+        rank = max(self.rank(tier), 0)
+        return self.levels[rank + 1] if rank + 1 < len(self.levels) else None
 
     def rank(self, tier: str | None) -> int:
         names = [level.name for level in self.levels]
