@@ -1,4 +1,5 @@
-"""The points expiry sweep's activity: one page of members, stored, then routed to journeys."""
+"""The daily loyalty sweeps' activities (points expiry, tier requalification): one page of
+members, stored, then routed to journeys."""
 
 import asyncio
 
@@ -7,8 +8,10 @@ from temporalio.client import Client
 
 from loyalflow.config import Settings
 from loyalflow.members.points_sweep import expire_page
+from loyalflow.members.requalification import requalify_page
 from loyalflow.models.workflow_io import SweepPage, SweepPageRequest
 from loyalflow.routing.router import route_events
+from loyalflow.rules.loyalty import rules_from
 
 
 class PointsExpiryActivities:
@@ -35,3 +38,16 @@ class PointsExpiryActivities:
         return SweepPage(
             scanned=page.scanned, emitted=len(page.events), next_member_id=page.next_member_id
         )
+
+    @activity.defn(name="sweep_requalification_page")
+    async def sweep_requalification_page(self, request: SweepPageRequest) -> SweepPage:
+        events, scanned, cursor = await asyncio.to_thread(
+            requalify_page,
+            self.settings.effective_database_url,
+            rules_from(self.settings.loyalty_rules_file).tiers,
+            request.as_of,
+            request.after_member_id,
+            request.limit,
+        )
+        await route_events(self.client, self.settings, events)
+        return SweepPage(scanned=scanned, emitted=len(events), next_member_id=cursor)

@@ -131,24 +131,34 @@ def _consent(session: Session, member: Member, change: ConsentChange, at: dateti
 
 
 def _spend_12m(session: Session, member: Member, event: Event) -> Decimal:
-    since = event.occurred_at - SPEND_WINDOW
-    amounts = session.exec(
-        select(Event.properties).where(
-            Event.member_id == member.id,
-            Event.type == "purchase",
-            col(Event.occurred_at) > since,
-            col(Event.occurred_at) <= event.occurred_at,
-            Event.event_id != event.event_id,
-        )
+    earlier = spend_between(
+        session, member.id, event.occurred_at - SPEND_WINDOW, event.occurred_at, event.event_id
     )
-    earlier = sum((money(props.get("amount", 0)) for props in amounts), Decimal(0))
     current = money(event.properties.get("amount", 0)) if event.type == "purchase" else Decimal(0)
     return earlier + current
+
+
+def spend_between(
+    session: Session, member_id: str, since: datetime, until: datetime, but: str | None = None
+) -> Decimal:
+    """Purchase amounts in (since, until], the event `but` left out."""
+    query = select(Event.properties).where(
+        Event.member_id == member_id,
+        Event.type == "purchase",
+        col(Event.occurred_at) > since,
+        col(Event.occurred_at) <= until,
+    )
+    if but is not None:
+        query = query.where(Event.event_id != but)
+    return sum((money(props.get("amount", 0)) for props in session.exec(query)), Decimal(0))
 
 
 def _basis(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> int | Decimal:
     if rules.tiers.basis == "points":
         return member.points
+    if rules.tiers.basis == "points_earned_12m":
+        since = event.occurred_at - tiers.TIER_WINDOW
+        return tiers.points_earned_between(session, member.id, since, event.occurred_at)
     return _spend_12m(session, member, event)
 
 

@@ -8,10 +8,28 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from loyalflow.models.tables import Event, Member, PointsLot
+from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot
 from loyalflow.rules.loyalty import TierLadder
 
 NEAR_NEXT_PERIOD = timedelta(days=365)
+TIER_WINDOW = timedelta(days=365)
+EARNING_KINDS = ("earned", "bonus")
+
+
+def points_earned_between(
+    session: Session, member_id: str, since: datetime, until: datetime
+) -> int:
+    """Points earned (purchases, bonuses) in (since, until], summed in SQL. Refunds do not
+    lower it: the `reversed` rows are not earnings, and expiry or spending never do."""
+    total = session.exec(
+        select(func.coalesce(func.sum(PointsLedger.points), 0)).where(
+            PointsLedger.member_id == member_id,
+            col(PointsLedger.kind).in_(EARNING_KINDS),
+            col(PointsLedger.at) > since,
+            col(PointsLedger.at) <= until,
+        )
+    ).one()
+    return int(total)
 
 
 def near_next(

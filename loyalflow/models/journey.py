@@ -35,6 +35,8 @@ DERIVED_EVENT_TYPES = (
     "points.expired",
     "points.expiring",
     "points.redeemed",
+    "tier.near_next",
+    "tier.will_downgrade",
 )
 EVENT_TYPES = INGESTED_EVENT_TYPES + DERIVED_EVENT_TYPES
 # The trigger of a journey started by a segment sweep rather than by an event.

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 INACTIVITY_SCHEDULE_ID = "loyalflow-inactivity-sweep"
 SEGMENT_SCHEDULE_PREFIX = "loyalflow-segment-"
 POINTS_EXPIRY_SCHEDULE_ID = "loyalflow-points-expiry-sweep"
+REQUALIFICATION_SCHEDULE_ID = "loyalflow-tier-requalification"
+
+
+OPTIONAL_SCHEDULES = (POINTS_EXPIRY_SCHEDULE_ID, REQUALIFICATION_SCHEDULE_ID)
 
 
 def inactivity_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
@@ -55,6 +59,19 @@ def points_expiry_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
     )
 
 
+def requalification_schedule(settings: Settings, cron: str) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SegmentSweepWorkflow.run,
+            SweepInput(requalification=True),
+            id="tier-requalification-sweep",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(cron_expressions=[cron]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
 def segment_schedule(settings: Settings, journey: Journey) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
@@ -76,6 +93,9 @@ def wanted_schedules(
     wanted = {INACTIVITY_SCHEDULE_ID: inactivity_schedule(settings, rules)}
     if rules.points_expiry.policy != "never":
         wanted[POINTS_EXPIRY_SCHEDULE_ID] = points_expiry_schedule(settings, rules)
+    if rules.tiers.requalification is not None:
+        cron = rules.tiers.requalification.sweep_cron
+        wanted[REQUALIFICATION_SCHEDULE_ID] = requalification_schedule(settings, cron)
     for journey in catalog.journeys.values():
         if journey.trigger.segment is not None:
             wanted[SEGMENT_SCHEDULE_PREFIX + journey.id] = segment_schedule(settings, journey)

@@ -21,13 +21,33 @@ class TierLevel(_Strict):
     threshold: Annotated[float, Field(ge=0)]
 
 
+class Requalification(_Strict):
+    """Once a year the tier is re-earned: members short of their tier's threshold over the 12
+    months before the date fall to the tier they did earn (`tier.downgraded`), warned
+    `warn_days` before (`tier.will_downgrade`)."""
+
+    on: Literal["anniversary", "fixed_date"] = "anniversary"  # of joining, or `date` each year
+    date: Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")] | None = None
+    warn_days: Annotated[int, Field(gt=0, le=365)] | None = 30
+    sweep_cron: str = "0 4 * * *"  # when the daily requalification sweep runs, UTC
+
+    @model_validator(mode="after")
+    def _date_with_fixed_date(self) -> "Requalification":
+        if (self.on == "fixed_date") != (self.date is not None):
+            raise ValueError("`date` (MM-DD) goes with on: fixed_date, and only with it")
+        return self
+
+
 class TierLadder(_Strict):
-    basis: Literal["points", "spend_12m"] = "points"
+    # `points`: current balance; `points_earned_12m`: points earned (purchases, bonuses) over the
+    # last 365 days; `spend_12m`: purchase amounts over the last 365 days.
+    basis: Literal["points", "points_earned_12m", "spend_12m"] = "points"
     downgrade: Literal["never", "immediate"] = "never"
     levels: Annotated[tuple[TierLevel, ...], Field(min_length=1)]
     # `tier.near_next` when the basis reaches this share of the next tier's threshold (e.g.
     # 0.8), once per tier and 12 months; None: never.
     near_next_share: Annotated[float, Field(gt=0, lt=1)] | None = None
+    requalification: Requalification | None = None
 
     @model_validator(mode="after")
     def _ascending_from_zero(self) -> "TierLadder":
@@ -39,6 +59,10 @@ class TierLadder(_Strict):
         names = [level.name for level in self.levels]
         if len(set(names)) != len(names):
             raise ValueError("tier names must be unique")
+        if self.requalification is not None and self.basis == "points":
+            raise ValueError(
+                "requalification needs a 12-month basis: points_earned_12m or spend_12m"
+            )
         return self
 
     def tier_for(self, value: float | Decimal) -> str:

@@ -110,6 +110,7 @@ def build_worker(
             segments.sweep_inactive_page,
             segment_journeys.sweep_segment_page,
             points_expiry.sweep_points_expiry_page,
+            points_expiry.sweep_requalification_page,
             steps.load_member_facts,
             steps.record_assignment,
             steps.apply_update,

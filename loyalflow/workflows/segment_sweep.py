@@ -1,8 +1,9 @@
 """SegmentSweepWorkflow: pages through members with activities; history stays bounded.
 
-Three kinds: the inactivity sweep emits `member.inactive` events; a journey's segment sweep starts
+Four kinds: the inactivity sweep emits `member.inactive` events; a journey's segment sweep starts
 the journey for the members matching its segment condition; the points expiry sweep expires due
-lots and emits `points.expired` and `points.expiring`.
+lots and emits `points.expired` and `points.expiring`; the requalification sweep emits
+`tier.downgraded` and `tier.will_downgrade`.
 """
 
 from datetime import timedelta
@@ -30,6 +31,8 @@ class SegmentSweepWorkflow:
             if input.journey_id
             else "sweep_points_expiry_page"
             if input.points_expiry
+            else "sweep_requalification_page"
+            if input.requalification
             else "sweep_inactive_page"
         )
         while True:

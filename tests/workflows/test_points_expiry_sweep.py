@@ -18,8 +18,12 @@ from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event, Member, PointsLedger
 from loyalflow.models.workflow_io import SweepInput, SweepResult
-from loyalflow.routing.schedules import POINTS_EXPIRY_SCHEDULE_ID, wanted_schedules
-from loyalflow.rules.loyalty import LoyaltyRules, TierLadder, TierLevel
+from loyalflow.routing.schedules import (
+    POINTS_EXPIRY_SCHEDULE_ID,
+    REQUALIFICATION_SCHEDULE_ID,
+    wanted_schedules,
+)
+from loyalflow.rules.loyalty import LoyaltyRules, Requalification, TierLadder, TierLevel
 from loyalflow.rules.points_expiry import PointsExpiry, add_months
 from loyalflow.runtime.worker import build_worker
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
@@ -143,3 +147,13 @@ def test_the_schedule_exists_only_when_points_can_expire(settings: Settings) -> 
     assert isinstance(schedule.action, ScheduleActionStartWorkflow)
     assert schedule.action.workflow == "SegmentSweepWorkflow"
     assert schedule.spec.cron_expressions == ["30 3 * * *"]
+    requalifying = RULES.model_copy(
+        update={
+            "tiers": TierLadder(
+                basis="points_earned_12m", levels=LADDER.levels, requalification=Requalification()
+            )
+        }
+    )
+    wanted = wanted_schedules(settings, requalifying, Catalog({}))
+    assert wanted[REQUALIFICATION_SCHEDULE_ID].spec.cron_expressions == ["0 4 * * *"]
+    assert REQUALIFICATION_SCHEDULE_ID not in wanted_schedules(settings, RULES, Catalog({}))
