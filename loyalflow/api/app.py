@@ -21,6 +21,7 @@ from loyalflow.api.routes import (
 )
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings, get_settings
+from loyalflow.members.promotions import check_promotions
 from loyalflow.models.db import assert_schema_current
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.rewards import rewards_from
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unknown_tiers = rewards_from(settings.rewards_file).unknown_tiers(rules.tiers)
         if unknown_tiers:
             raise ValueError(f"{settings.rewards_file}: {'; '.join(unknown_tiers)}")
+        bad_promotions = check_promotions(rules)
+        if bad_promotions:
+            raise ValueError(f"{settings.loyalty_rules_file}: {'; '.join(bad_promotions)}")
         app.state.settings = settings
         app.state.temporal = await connect(settings, wait_seconds=30)
         yield

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from loyalflow.members import points_ledger, redemption, tiers
+from loyalflow.members import points_ledger, promotions, redemption, tiers
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -90,7 +90,13 @@ def money(value: object) -> Decimal:
 
 
 def _ledger(
-    session: Session, member: Member, event: Event, rules: LoyaltyRules, kind: str, points: int
+    session: Session,
+    member: Member,
+    event: Event,
+    rules: LoyaltyRules,
+    kind: str,
+    points: int,
+    promotion: str | None = None,
 ) -> None:
     points_ledger.record(
         session,
@@ -100,13 +106,16 @@ def _ledger(
         at=event.occurred_at,
         expiry=rules.points_expiry,
         event_id=event.event_id,
+        promotion=promotion,
     )
 
 
 def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
     amount = money(event.properties.get("amount", 0))
-    points = rules.points_for(amount)
-    _ledger(session, member, event, rules, "earned" if points >= 0 else "reversed", points)
+    earned = promotions.earning(member, event, rules.points_for(amount), rules)
+    points = earned.points
+    kind = "earned" if points >= 0 else "reversed"
+    _ledger(session, member, event, rules, kind, points, earned.promotion)
     member.total_spent = money(member.total_spent) + amount
     if amount < 0:  # a refund: money and points go back, it is not another purchase
         return []

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from loyalflow.rules.files import ConfigFileError, load_yaml_model
 from loyalflow.rules.points_expiry import PointsExpiry
+from loyalflow.rules.promotions import Promotions
 
 
 class _Strict(BaseModel):
@@ -103,6 +104,7 @@ class LoyaltyRules(_Strict):
     tiers: TierLadder
     inactivity: Inactivity = Inactivity()
     points_expiry: PointsExpiry = PointsExpiry()
+    promotions: Promotions = Promotions()
 
     def points_for(self, amount: Decimal) -> int:
         """Rounded down for a purchase; a refund takes back what the same amount earned."""
