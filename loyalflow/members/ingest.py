@@ -113,10 +113,11 @@ def _store(url: str, rules: LoyaltyRules, events: list[EventIn]) -> list[StoredE
             session.add(event)
             stored.append(StoredEvent(event, duplicate=False))
             for consequence in derived:
+                other = f"/{consequence.member_id}" if consequence.member_id else ""
                 child = Event(
                     # Derived from an idempotent event, so its id is derived too.
-                    event_id=f"{event.event_id}/{consequence.type}",
-                    member_id=member.id,
+                    event_id=f"{event.event_id}/{consequence.type}{other}",
+                    member_id=consequence.member_id or member.id,
                     type=consequence.type,
                     occurred_at=event.occurred_at,
                     properties=consequence.properties,

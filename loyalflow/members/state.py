@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from loyalflow.members import points_ledger, promotions, redemption, tiers
+from loyalflow.members import points_ledger, promotions, redemption, referrals, tiers
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -24,6 +24,7 @@ CENT = Decimal("0.01")
 class Derived:
     type: str
     properties: dict[str, Any] = field(default_factory=dict)
+    member_id: str | None = None  # another member's event (a referrer's bonus); None: this one
 
 
 # What the member did themselves. Points a journey awards or a profile an admin edits are not
@@ -62,6 +63,8 @@ def apply_event(
         # corrections by staff or an import.
         kind = "bonus" if points > 0 and event.properties.get("source") else "adjusted"
         _ledger(session, member, event, rules, kind, points)
+    elif event.type == "member.referred":
+        referrals.refer(session, member, event, rules)
     elif event.type == "redemption.cancelled":
         redemption.cancel(session, member, event, rules)
     elif event.type == "consent.updated":
@@ -123,7 +126,10 @@ def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRule
     member.first_purchase_at = min(filter(None, (member.first_purchase_at, event.occurred_at)))
     member.last_purchase_at = max(filter(None, (member.last_purchase_at, event.occurred_at)))
     if member.purchase_count == 1:
-        return [Derived("purchase.first", {"amount": float(amount), "points": points})]
+        return [Derived("purchase.first", {"amount": float(amount), "points": points})] + [
+            Derived("referral.converted", props, None if who == member.id else who)
+            for who, props in referrals.convert(session, member, event, rules)
+        ]
     return []
 
 

@@ -1,6 +1,7 @@
 """HTTP shapes (request and response bodies), kept apart from the tables."""
 
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -216,6 +217,12 @@ def _check_redemption_cancelled(properties: dict[str, Any]) -> None:
         raise ValueError("properties.redemption_id must be the id of the redemption (a string)")
 
 
+def _check_referred(properties: dict[str, Any]) -> None:
+    referrer = properties.get("referrer_id")
+    if not isinstance(referrer, str) or not re.fullmatch(MEMBER_ID_PATTERN, referrer):
+        raise ValueError("properties.referrer_id must be the id of the referring member")
+
+
 def _nested(model: type[BaseModel], properties: dict[str, Any]) -> None:
     """Validates properties against a model, reporting the inner field by name."""
     try:
@@ -242,6 +249,7 @@ _PROPERTY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "consent.updated": _check_consent,
     "profile.updated": _check_profile,
     "redemption.cancelled": _check_redemption_cancelled,
+    "member.referred": _check_referred,
 }
 
 

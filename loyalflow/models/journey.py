@@ -26,6 +26,7 @@ INGESTED_EVENT_TYPES = (
     "consent.updated",
     "profile.updated",
     "redemption.cancelled",
+    "member.referred",
 )
 DERIVED_EVENT_TYPES = (
     "purchase.first",
@@ -37,6 +38,7 @@ DERIVED_EVENT_TYPES = (
     "points.redeemed",
     "tier.near_next",
     "tier.will_downgrade",
+    "referral.converted",
 )
 EVENT_TYPES = INGESTED_EVENT_TYPES + DERIVED_EVENT_TYPES
 # The trigger of a journey started by a segment sweep rather than by an event.

@@ -266,6 +266,18 @@ class RewardStock(SQLModel, table=True):
     taken: int = 0
 
 
+class Referral(SQLModel, table=True):
+    """Who referred a member (one referrer per member); converted at their first purchase."""
+
+    __table_args__ = (Index("ix_referral_referrer_time", "referrer_id", "at"),)
+
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
+    referrer_id: str = Field(foreign_key="member.id", max_length=128)
+    at: datetime = _required_timestamp()
+    event_id: str = Field(max_length=255)
+    converted_at: datetime | None = _timestamp()
+
+
 def normalise_address(channel: str, address: str) -> str:
     """The form suppressions are keyed by: email addresses compare case-insensitively."""
     return address.lower() if channel == "email" else address

@@ -98,6 +98,14 @@ class Inactivity(_Strict):
         return self
 
 
+class Referrals(_Strict):
+    """Points for both members when a referred member makes a first purchase."""
+
+    referrer_points: Annotated[int, Field(ge=0)] = 500
+    referred_points: Annotated[int, Field(ge=0)] = 200
+    monthly_cap: Annotated[int, Field(gt=0)] = 10  # referrals per referrer and calendar month
+
+
 class LoyaltyRules(_Strict):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     points_per_unit: Annotated[float, Field(ge=0)] = 1
@@ -105,6 +113,7 @@ class LoyaltyRules(_Strict):
     inactivity: Inactivity = Inactivity()
     points_expiry: PointsExpiry = PointsExpiry()
     promotions: Promotions = Promotions()
+    referrals: Referrals = Referrals()
 
     def points_for(self, amount: Decimal) -> int:
         """Rounded down for a purchase; a refund takes back what the same amount earned."""

@@ -41,6 +41,7 @@ TABLES = {
     "points_ledger",
     "redemption",
     "reward_stock",
+    "referral",
 }
 
 
