@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from loyalflow.config import get_settings
 from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
+from loyalflow.members.tiers import points_summary
 from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Consent, Event, Member
@@ -55,10 +56,12 @@ def get_member(url: str, member_id: str) -> MemberOut | None:
         consents = session.exec(
             select(Consent).where(Consent.member_id == member_id).order_by(col(Consent.channel))
         )
+        ladder = rules_from(get_settings().loyalty_rules_file).tiers
         return MemberOut.model_validate(
             {
                 **member.model_dump(),
                 "consents": [ConsentOut.model_validate(c) for c in consents],
+                "loyalty": points_summary(session, member, ladder),
             }
         )
 

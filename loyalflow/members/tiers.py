@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot
+from loyalflow.models.api import PointsSummary
+from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, Redemption
 from loyalflow.rules.loyalty import TierLadder
 
 NEAR_NEXT_PERIOD = timedelta(days=365)
@@ -118,3 +119,31 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _number(value: Decimal) -> float | int:
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+def points_summary(session: Session, member: Member, ladder: TierLadder) -> PointsSummary:
+    """Balance, next expiry and lifetime totals: one GROUP BY over the member's ledger."""
+    totals = dict(
+        session.exec(
+            select(PointsLedger.kind, func.sum(PointsLedger.points))
+            .where(PointsLedger.member_id == member.id)
+            .group_by(col(PointsLedger.kind))
+        ).all()
+    )
+    facts = points_facts(session, member, ladder)
+    redemptions_cancelled = session.exec(
+        select(func.coalesce(func.sum(Redemption.cost), 0)).where(
+            Redemption.member_id == member.id, Redemption.status == "cancelled"
+        )
+    ).one()
+    return PointsSummary(
+        balance=member.points,
+        expiring_next=facts.points_expiring,
+        expiring_at=facts.points_expiring_at,
+        lifetime_earned=sum(int(totals.get(kind) or 0) for kind in ("opening", *EARNING_KINDS)),
+        lifetime_redeemed=-int(totals.get("redeemed") or 0) - int(redemptions_cancelled),
+        lifetime_expired=-int(totals.get("expired") or 0),
+        tier=member.tier,
+        next_tier=facts.next_tier,
+        points_to_next_tier=facts.points_to_next_tier,
+    )

@@ -144,6 +144,20 @@ class ConsentOut(BaseModel):
     at: datetime
 
 
+class PointsSummary(BaseModel):
+    """A member's points as support staff and members see them (issue 14)."""
+
+    balance: int
+    expiring_next: int  # points in the lots that expire first (0: nothing expires)
+    expiring_at: datetime | None
+    lifetime_earned: int  # purchases, bonuses and opening balances
+    lifetime_redeemed: int  # net of cancelled redemptions
+    lifetime_expired: int
+    tier: str | None
+    next_tier: str | None
+    points_to_next_tier: int | None  # None at the top, or when tiers are not earned by points
+
+
 class MemberOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -163,6 +177,7 @@ class MemberOut(BaseModel):
     total_spent: float  # stored exactly (NUMERIC); JSON clients get a number
     attributes: dict[str, Any]
     consents: list[ConsentOut] = Field(default_factory=list)
+    loyalty: PointsSummary | None = None
 
 
 class EventIn(BaseModel):

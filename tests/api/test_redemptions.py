@@ -51,7 +51,19 @@ def test_redeem_then_repeat_then_run_out(client: TestClient, member_id: str) -> 
     assert repeat.status_code == 200 and repeat.json() == first.json()
     assert short.status_code == 409
     assert short.json() == {"detail": "not enough points: balance 50, cost 150"}
-    assert client.get(f"/members/{member_id}").json()["points"] == 50
+    member = client.get(f"/members/{member_id}").json()
+    assert member["points"] == 50
+    assert member["loyalty"] == {
+        "balance": 50,
+        "expiring_next": 0,  # the shipped rules: points never expire
+        "expiring_at": None,
+        "lifetime_earned": 200,
+        "lifetime_redeemed": 150,
+        "lifetime_expired": 0,
+        "tier": "Bronze",
+        "next_tier": "Silver",
+        "points_to_next_tier": 450,
+    }
 
 
 def test_an_unknown_reward_is_422_naming_the_field(client: TestClient, member_id: str) -> None:
@@ -85,9 +97,11 @@ def test_the_cli_redeems_like_the_api(
     try:
         done = CliRunner().invoke(cli, ["member", "redeem", member_id, "coffee", "--id", "c-1"])
         refused = CliRunner().invoke(cli, ["member", "redeem", member_id, "coffee", "--id", "c-2"])
+        shown = CliRunner().invoke(cli, ["member", "get", member_id])
     finally:
         get_settings.cache_clear()
     assert done.exit_code == 0, done.output
     assert "balance 10" in done.output
+    assert '"lifetime_redeemed": 150' in shown.output, shown.output
     assert refused.exit_code == 1
     assert "not enough points: balance 10, cost 150" in refused.output
