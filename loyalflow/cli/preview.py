@@ -55,6 +55,19 @@ SAMPLE_TRIGGER: dict[str, Any] = {
     "to": "Gold",
     "days": 90,
     "last_activity_at": "2026-06-12T11:40:00+00:00",
+    # Loyalty mechanics (issue 14)
+    "expires_at": "2027-03-31T00:00:00+00:00",
+    "needed": 80,
+    "next_tier": "Gold",
+    "tier": "Silver",
+    "role": "referrer",
+    "redemption_id": "R-1001",
+    "reward_id": "coffee",
+    "balance": 1100,
+    "lots": 2,
+    "on": "2027-01-01",
+    "referred_id": "SAMPLE-2",
+    "referrer_id": "SAMPLE-1",
 }
 SAMPLE_PARAMS: dict[str, Any] = {"bonus_points": 200}
 

@@ -102,6 +102,15 @@ EventType = Literal[
     "tier.upgraded",
     "tier.downgraded",
     "member.inactive",
+    # Loyalty mechanics (issue 14)
+    "redemption.cancelled",
+    "member.referred",
+    "points.expired",
+    "points.expiring",
+    "points.redeemed",
+    "tier.near_next",
+    "tier.will_downgrade",
+    "referral.converted",
 ]
 
 
