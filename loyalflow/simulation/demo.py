@@ -16,7 +16,13 @@ from pathlib import Path
 
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.models.api import EventIn
-from loyalflow.simulation.demo_program import PlannedEvent, Program, build_program
+from loyalflow.simulation.demo_program import (
+    DEMO_REWARD,
+    REDEMPTION,
+    PlannedEvent,
+    Program,
+    build_program,
+)
 from loyalflow.simulation.environment import Simulation, simulation
 from loyalflow.simulation.stats import Summary, summarise
 
@@ -73,7 +79,11 @@ async def run_program(
             due = by_step.get(day * STEPS_PER_DAY + step, [])
             if due:
                 now = await sim.now()
-                await sim.ingest([_event_in(sim, e, i, now) for i, e in due])
+                events = [(i, e) for i, e in due if e.type != REDEMPTION]
+                await sim.ingest([_event_in(sim, e, i, now) for i, e in events])
+                for index, planned in due:
+                    if planned.type == REDEMPTION:
+                        await sim.redeem(planned.member_id, f"demo-{index:06d}", DEMO_REWARD)
         if on_day is not None:
             on_day(day)
     await sim.advance_to(sim.started_at + days * timedelta(days=1))

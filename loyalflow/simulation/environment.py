@@ -28,12 +28,14 @@ from temporalio.testing import WorkflowEnvironment
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings, get_settings
 from loyalflow.members.ingest import store_events, upsert_member
+from loyalflow.members.redemption import RedemptionRefused, redeem
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import get_engine, upgrade_database
 from loyalflow.models.tables import Event
 from loyalflow.models.workflow_io import SweepInput, SweepResult
 from loyalflow.routing.router import route_events
 from loyalflow.rules.loyalty import LoyaltyRules, rules_from
+from loyalflow.rules.rewards import rewards_from
 from loyalflow.runtime.connection import ensure_search_attributes
 from loyalflow.runtime.worker import build_worker
 from loyalflow.simulation.worker_process import worker_environment
@@ -124,6 +126,25 @@ class Simulation:
         if route and new:
             await route_events(self.client, self.settings, new)
         return new
+
+    async def redeem(self, member_id: str, redemption_id: str, reward_id: str) -> bool:
+        """A redemption as POST /members/{id}/redemptions makes it; False when refused (not
+        enough points, most often: the demo does not know the balance when it plans one)."""
+        try:
+            outcome = await asyncio.to_thread(
+                redeem,
+                self.url,
+                member_id,
+                redemption_id,
+                reward_id,
+                rewards=rewards_from(self.settings.rewards_file),
+                rules=self.rules,
+                at=await self.now(),
+            )
+        except RedemptionRefused:
+            return False
+        await route_events(self.client, self.settings, outcome.events)
+        return True
 
     async def sweep(self, *, journey_id: str | None = None, tag: str = "") -> SweepResult:
         """One run of a sweep, as the daily Schedule would start it (the test server has no

@@ -216,3 +216,24 @@ def test_demo_writes_a_report_with_per_variant_results(tmp_path: Path) -> None:
         assert text in html
     assert "<script" not in html and "http" not in html.split("<body>")[0]
     assert "experiments" in result.output
+
+
+def test_the_demo_program_refers_friends_and_redeems_rewards() -> None:
+    """Issue 14: referrals name members who joined before; redemptions fall in the run."""
+    from datetime import timedelta
+
+    from loyalflow.simulation.demo_program import REDEMPTION, build_program
+
+    program = build_program(members=200, days=60, seed=7)
+    joined = {m.id: m.joined for m in program.members}
+    referrals = [e for e in program.events if e.type == "member.referred"]
+    redemptions = [e for e in program.events if e.type == REDEMPTION]
+    assert referrals and redemptions
+    for referral in referrals:
+        referrer = str(referral.properties["referrer_id"])
+        assert joined[referrer] < timedelta(0) <= joined[referral.member_id]
+    assert all(timedelta(0) <= e.at < timedelta(days=60) for e in redemptions)
+    again = build_program(members=200, days=60, seed=7)
+    assert [e for e in again.events if e.type == "purchase"] == [
+        e for e in program.events if e.type == "purchase"
+    ]
