@@ -66,7 +66,7 @@ def requalification_dates(
     member: Member, rule: Requalification, as_of: datetime
 ) -> tuple[datetime, datetime]:
     """The last requalification date on or before `as_of`, and the next one after it."""
-    if rule.on == "fixed_date":
+    if rule.when == "fixed_date":
         assert rule.date is not None
         month, day = (int(part) for part in rule.date.split("-"))
     else:

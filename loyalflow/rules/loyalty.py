@@ -27,15 +27,16 @@ class Requalification(_Strict):
     months before the date fall to the tier they did earn (`tier.downgraded`), warned
     `warn_days` before (`tier.will_downgrade`)."""
 
-    on: Literal["anniversary", "fixed_date"] = "anniversary"  # of joining, or `date` each year
+    # `anniversary` of joining, or `fixed_date`: `date` each year. (Not `on`: YAML reads it as true.)
+    when: Literal["anniversary", "fixed_date"] = "anniversary"
     date: Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")] | None = None
     warn_days: Annotated[int, Field(gt=0, le=365)] | None = 30
     sweep_cron: str = "0 4 * * *"  # when the daily requalification sweep runs, UTC
 
     @model_validator(mode="after")
     def _date_with_fixed_date(self) -> "Requalification":
-        if (self.on == "fixed_date") != (self.date is not None):
-            raise ValueError("`date` (MM-DD) goes with on: fixed_date, and only with it")
+        if (self.when == "fixed_date") != (self.date is not None):
+            raise ValueError("`date` (MM-DD) goes with when: fixed_date, and only with it")
         return self
 
 

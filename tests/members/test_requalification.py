@@ -17,7 +17,7 @@ LADDER = TierLadder(
         TierLevel(name="Silver", threshold=500),
         TierLevel(name="Gold", threshold=2000),
     ),
-    requalification=Requalification(on="fixed_date", date="01-01", warn_days=30),
+    requalification=Requalification(when="fixed_date", date="01-01", warn_days=30),
 )
 RULES = LoyaltyRules(tiers=LADDER)
 

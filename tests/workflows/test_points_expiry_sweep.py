@@ -23,7 +23,13 @@ from loyalflow.routing.schedules import (
     REQUALIFICATION_SCHEDULE_ID,
     wanted_schedules,
 )
-from loyalflow.rules.loyalty import LoyaltyRules, Requalification, TierLadder, TierLevel
+from loyalflow.rules.loyalty import (
+    LoyaltyRules,
+    Requalification,
+    TierLadder,
+    TierLevel,
+    rules_from,
+)
 from loyalflow.rules.points_expiry import PointsExpiry, add_months
 from loyalflow.runtime.worker import build_worker
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
@@ -157,3 +163,50 @@ def test_the_schedule_exists_only_when_points_can_expire(settings: Settings) -> 
     wanted = wanted_schedules(settings, requalifying, Catalog({}))
     assert wanted[REQUALIFICATION_SCHEDULE_ID].spec.cron_expressions == ["0 4 * * *"]
     assert REQUALIFICATION_SCHEDULE_ID not in wanted_schedules(settings, RULES, Catalog({}))
+
+
+async def test_the_requalification_sweep_downgrades_through_temporal(
+    time_skipping_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    yesterday = now - timedelta(days=1)  # the requalification date: applied within 7 days
+    rules_file = tmp_path / "loyalty.yaml"
+    rules_file.write_text(
+        "tiers:\n  basis: points_earned_12m\n"
+        f'  requalification: {{when: fixed_date, date: "{yesterday:%m-%d}"}}\n'
+        "  levels: [{name: Bronze, threshold: 0}, {name: Silver, threshold: 500}]\n"
+    )
+    settings = settings.model_copy(update={"loyalty_rules_file": rules_file})
+    rules = rules_from(rules_file)
+    member_id = f"RQ-{uuid.uuid4().hex[:8]}"
+    long_ago = now - timedelta(days=800)
+    store_events(
+        settings.effective_database_url,
+        [
+            purchase(member_id, 0, long_ago, 0),
+            purchase(member_id, 1, now - timedelta(days=500), 600),
+        ],
+        rules,
+    )
+    async with build_worker(env.client, settings):
+        with env.auto_time_skipping_disabled():
+            await env.client.execute_workflow(
+                SegmentSweepWorkflow.run,
+                SweepInput(requalification=True),
+                id=f"requalify-{uuid.uuid4()}",
+                task_queue=settings.temporal_task_queue,
+            )
+    with session_scope(settings.effective_database_url) as session:
+        member = session.get(Member, member_id)
+        assert member is not None and member.tier == "Bronze"
+    assert points_events(settings, member_id) == []
+    with session_scope(settings.effective_database_url) as session:
+        downgrade = session.exec(
+            select(Event).where(Event.member_id == member_id, Event.type == "tier.downgraded")
+        ).one()
+    assert downgrade.properties == {
+        "from": "Silver",
+        "to": "Bronze",
+        "requalification": f"{yesterday.year}-{yesterday:%m-%d}",
+    }
