@@ -26,6 +26,7 @@ SHIPPED: dict[str, tuple[tuple[str, ...], frozenset[str], frozenset[str] | None]
     "points_expiring": (("email",), frozenset(), frozenset({"amount", "expires_at", "days"})),
     "near_next_tier": (("email",), frozenset(), frozenset({"needed", "next_tier"})),
     "referral_thanks": (("email",), frozenset(), frozenset({"role", "points"})),
+    "birthday": (("email",), frozenset({"bonus_points"}), frozenset()),
     "redemption_confirmation": (
         ("email",),
         frozenset(),

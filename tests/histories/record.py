@@ -148,6 +148,14 @@ def started_by(journey_id: str, type: str, **properties: object) -> Scenario:
     return scenario
 
 
+async def birthday_none(env: WorkflowEnvironment, settings: Settings) -> str:
+    """The birthday journey loops for years; its no-birthday path is the one that completes."""
+    member = "H-birthday-none"
+    create_member(settings, member, email="h7@example.com")
+    await send_event(env.client, settings, member, "member.joined", event_id=f"{member}-join")
+    return f"journey-birthday-{member}"
+
+
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
     # Recorded with the first interpreter (linear steps), before the journey language grew.
     "welcome-v1-completed": ("welcome", welcome_completed),
@@ -185,6 +193,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
             referrer_id="H-referral_thanks",
         ),
     ),
+    "birthday-none": ("birthday", birthday_none),
     "redemption_confirmation": (
         "redemption_confirmation",
         started_by(
