@@ -146,20 +146,25 @@ class Simulation:
         await route_events(self.client, self.settings, outcome.events)
         return True
 
-    async def sweep(self, *, journey_id: str | None = None, tag: str = "") -> SweepResult:
+    async def sweep(
+        self, *, journey_id: str | None = None, tag: str = "", points_expiry: bool = False
+    ) -> SweepResult:
         """One run of a sweep, as the daily Schedule would start it (the test server has no
-        Schedules): a segment journey's, or the inactivity sweep when `journey_id` is None."""
-        request = (
-            SweepInput(journey_id=journey_id)
-            if journey_id
-            else SweepInput(buckets_days=list(self.rules.inactivity.buckets_days))
-        )
+        Schedules): a segment journey's, the points expiry sweep, or the inactivity sweep."""
+        if journey_id:
+            request = SweepInput(journey_id=journey_id)
+        elif points_expiry:
+            reminders = list(self.rules.points_expiry.reminder_days)
+            request = SweepInput(buckets_days=reminders, points_expiry=True)
+        else:
+            request = SweepInput(buckets_days=list(self.rules.inactivity.buckets_days))
         # The sweep runs in real time on the locked clock: no skipping while it pages.
         with self.env.auto_time_skipping_disabled():
             result: SweepResult = await self.client.execute_workflow(
                 SegmentSweepWorkflow.run,
                 request,
-                id=f"sweep-{journey_id or 'inactivity'}-{tag or uuid.uuid4().hex[:8]}",
+                id=f"sweep-{journey_id or ('points' if points_expiry else 'inactivity')}-"
+                f"{tag or uuid.uuid4().hex[:8]}",
                 task_queue=self.settings.temporal_task_queue,
             )
         return result

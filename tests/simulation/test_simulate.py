@@ -237,3 +237,34 @@ def test_the_demo_program_refers_friends_and_redeems_rewards() -> None:
     assert [e for e in again.events if e.type == "purchase"] == [
         e for e in program.events if e.type == "purchase"
     ]
+
+
+async def test_the_demo_shows_expiry_redemptions_referrals_and_a_promotion(tmp_path: Path) -> None:
+    """Issue 14: the demo's database holds each mechanic, and their journeys ran."""
+    from sqlmodel import col, func, select
+
+    from loyalflow.models.db import session_scope
+    from loyalflow.models.tables import Enrollment, Event, PointsLedger
+    from loyalflow.simulation.demo import run_demo
+
+    files = sorted(get_settings().journeys_dir.glob("*.yaml"))
+    database = f"sqlite:///{tmp_path.resolve() / 'loyalflow.db'}"  # noqa: ASYNC240
+    await run_demo(files, members=120, days=40, seed=3, home=tmp_path, workers=1)
+
+    with session_scope(database) as session:
+        events = dict(
+            session.exec(
+                select(Event.type, func.count())
+                .where(
+                    col(Event.type).in_(["points.expired", "points.redeemed", "referral.converted"])
+                )
+                .group_by(col(Event.type))
+            ).all()
+        )
+        promoted = session.exec(
+            select(func.count()).where(PointsLedger.promotion == "demo-double-points")
+        ).one()
+        journeys = set(session.exec(select(Enrollment.journey_id).distinct()))
+    assert set(events) == {"points.expired", "points.redeemed", "referral.converted"}, events
+    assert promoted > 0
+    assert {"points_expiring", "redemption_confirmation", "referral_thanks"} <= journeys
