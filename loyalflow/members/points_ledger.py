@@ -46,9 +46,7 @@ def record(
                 remaining=lot_size,
                 event_id=event_id,
             )
-            session.add(lot)
-            session.flush()
-            row.lot_id = lot.id
+            row.lot = lot  # the flush inserts the lot first and fills row.lot_id
     else:
         row.lots = consume(session, member.id, -points)
     member.points += points

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 
 def utcnow() -> datetime:
@@ -239,7 +239,10 @@ class PointsLedger(SQLModel, table=True):
     points: int  # signed
     event_id: str | None = Field(default=None, max_length=255, index=True)  # the cause
     promotion: str | None = Field(default=None, max_length=64)  # what multiplied an earning
-    lot_id: int | None = Field(default=None)  # the lot an earning created
+    lot_id: int | None = Field(default=None, foreign_key="points_lot.id")  # the lot it created
+    # Set instead of lot_id when the lot is new: the flush inserts lots and rows in batches and
+    # fills lot_id in, rather than one flush per earning.
+    lot: PointsLot | None = Relationship()
     # What a negative movement took from which lots, oldest first: [[lot_id, points], ...]
     lots: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 

@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("points", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.String(255)),
         sa.Column("promotion", sa.String(64)),
-        sa.Column("lot_id", sa.Integer()),
+        sa.Column("lot_id", sa.Integer(), sa.ForeignKey("points_lot.id")),
         sa.Column("lots", sa.JSON(), nullable=False),
     )
     op.create_index("ix_points_ledger_member", "points_ledger", ["member_id", "id"])
