@@ -5,8 +5,10 @@ Conditions are parsed once per text (and checked when the API starts, `check_pro
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from loyalflow.models.conditions import Condition, parse_condition
 from loyalflow.models.tables import Event, Member
@@ -53,11 +55,32 @@ def earning(member: Member, event: Event, base: int, rules: LoyaltyRules) -> Ear
     return Earning(math.floor(base * multiplier), names)
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    starts: datetime
+    ends: datetime
+    condition: Condition | None
+    fields: frozenset[str]
+
+
+@lru_cache(maxsize=256)
+def _compiled(promotion: Promotion) -> _Compiled:
+    """Per promotion, once: its instants and parsed condition (ingestion applies it per event)."""
+    zone = ZoneInfo(promotion.timezone)
+    condition = _condition(promotion.condition) if promotion.condition else None
+    return _Compiled(
+        starts=promotion.starts.replace(tzinfo=zone),
+        ends=promotion.ends.replace(tzinfo=zone),
+        condition=condition,
+        fields=condition.member_fields() if condition else frozenset(),
+    )
+
+
 def _applies(promotion: Promotion, member: Member, event: Event) -> bool:
-    if not promotion.active_at(event.occurred_at):
+    compiled = _compiled(promotion)
+    if not compiled.starts <= event.occurred_at < compiled.ends:
         return False
-    if promotion.condition is None:
+    if compiled.condition is None:
         return True
-    condition = _condition(promotion.condition)
-    facts = {field: fact(member, field) for field in condition.member_fields()}
-    return condition.evaluate(facts, event.properties, event.occurred_at)
+    facts = {field: fact(member, field) for field in compiled.fields}
+    return compiled.condition.evaluate(facts, event.properties, event.occurred_at)
