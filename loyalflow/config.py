@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     bounce_host: str = "127.0.0.1"
     bounce_port: int = 2525
     bounce_lmtp: bool = False
+    # Loyalty mechanics (issue 14)
+    # The rewards catalogue members redeem points for (POST /members/{id}/redemptions).
+    rewards_file: Path = PACKAGE_DIR / "rules" / "rewards.yaml"
 
     @field_validator("template_locales", mode="before")
     @classmethod

@@ -10,6 +10,8 @@ from typing import Any, Literal
 from sqlmodel import Session, col, select
 
 from loyalflow.activities.ledger import new_row
+from loyalflow.config import get_settings
+from loyalflow.members.tiers import loyalty_variables
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import (
     Consent,
@@ -22,6 +24,7 @@ from loyalflow.models.tables import (
 )
 from loyalflow.models.template_vars import member_context
 from loyalflow.models.workflow_io import SendRequest
+from loyalflow.rules.loyalty import TierLadder, rules_from
 from loyalflow.rules.messaging import Channel, MessagingPolicy, QuietHours, human_duration
 
 # Rows that count against a frequency cap: the message left, or is leaving.
@@ -92,8 +95,12 @@ def _decide(
         address=address,
         locale=member.locale,
         timezone=member.timezone,
-        member=member_context(member),
+        member=member_context(member, loyalty_variables(session, member, _ladder())),
     )
+
+
+def _ladder() -> TierLadder:
+    return rules_from(get_settings().loyalty_rules_file).tiers
 
 
 def _consent_refusal(

@@ -20,6 +20,7 @@ from loyalflow.api.routes import (
     health,
     members,
     preferences,
+    redemptions,
     segment,
     timeline,
     tracking,
@@ -29,8 +30,10 @@ from loyalflow.api.routes import (
 from loyalflow.catalog.event_types import event_types_from
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings, get_settings
+from loyalflow.members.promotions import check_promotions
 from loyalflow.models.db import assert_schema_current
 from loyalflow.rules.loyalty import rules_from
+from loyalflow.rules.rewards import rewards_from
 from loyalflow.runtime.connection import connect
 
 
@@ -57,7 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(assert_schema_current, url)
         # Fail at start-up, not on the first event, if a journey or the rules file is wrong.
         await run_in_threadpool(publish_versions, url, get_catalog(settings))
-        rules_from(settings.loyalty_rules_file)
+        rules = rules_from(settings.loyalty_rules_file)
+        unknown_tiers = rewards_from(settings.rewards_file).unknown_tiers(rules.tiers)
+        if unknown_tiers:
+            raise ValueError(f"{settings.rewards_file}: {'; '.join(unknown_tiers)}")
+        bad_promotions = check_promotions(rules)
+        if bad_promotions:
+            raise ValueError(f"{settings.loyalty_rules_file}: {'; '.join(bad_promotions)}")
         app.state.settings = settings
         app.state.temporal = await connect(settings, wait_seconds=30)
         yield
@@ -73,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, method_not_allowed_handler)
     routers = [
         members.router,
+        redemptions.router,
         timeline.router,
         events.router,
         health.router,

@@ -35,8 +35,15 @@ Path_ = tuple[int | str, ...]
 DERIVED_PROPERTIES: dict[str, frozenset[str]] = {
     "purchase.first": frozenset({"amount", "points"}),
     "tier.upgraded": frozenset({"from", "to"}),
-    "tier.downgraded": frozenset({"from", "to"}),
+    "tier.downgraded": frozenset({"from", "to", "requalification"}),
     "member.inactive": frozenset({"days", "last_activity_at"}),
+    # Loyalty mechanics (issue 14)
+    "points.expired": frozenset({"amount", "lots", "balance"}),
+    "points.expiring": frozenset({"amount", "expires_at", "days"}),
+    "points.redeemed": frozenset({"redemption_id", "reward_id", "points", "balance"}),
+    "tier.near_next": frozenset({"tier", "next_tier", "needed"}),
+    "tier.will_downgrade": frozenset({"tier", "to", "needed", "on"}),
+    "referral.converted": frozenset({"role", "points", "referred_id", "referrer_id"}),
 }
 
 

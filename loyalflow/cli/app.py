@@ -78,6 +78,11 @@ member_app = typer.Typer(
                 "member_explain",
                 "In plain words: why the member is or is not in a journey.",
             ),
+            "redeem": Lazy(
+                "loyalflow.cli.points",
+                "member_redeem",
+                "Redeem a reward with the member's points (idempotent by redemption id).",
+            ),
         }
     ),
 )

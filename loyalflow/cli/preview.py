@@ -20,6 +20,7 @@ from loyalflow.activities.tracking_links import LinkTracker
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.catalog.template_check import template_reads
 from loyalflow.config import Settings, get_settings
+from loyalflow.members.tiers import loyalty_variables
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, Member
 from loyalflow.models.template_vars import member_context
@@ -45,6 +46,10 @@ SAMPLE: dict[str, Any] = {
     "total_spent": Decimal("187.40"),
     "tags": [],
     "attributes": {},
+    "next_tier": "Gold",
+    "points_to_next_tier": 750,
+    "points_expiring": 320,
+    "points_expiring_at": datetime(2027, 3, 31, tzinfo=UTC),
 }
 # Used when a template reads one of these and the command line does not give it, so that
 # `loyalflow preview <template>` works with no options. Trigger values are those of the events
@@ -56,6 +61,19 @@ SAMPLE_TRIGGER: dict[str, Any] = {
     "to": "Gold",
     "days": 90,
     "last_activity_at": "2026-06-12T11:40:00+00:00",
+    # Loyalty mechanics (issue 14)
+    "expires_at": "2027-03-31T00:00:00+00:00",
+    "needed": 80,
+    "next_tier": "Gold",
+    "tier": "Silver",
+    "role": "referrer",
+    "redemption_id": "R-1001",
+    "reward_id": "coffee",
+    "balance": 1100,
+    "lots": 2,
+    "on": "2027-01-01",
+    "referred_id": "SAMPLE-2",
+    "referrer_id": "SAMPLE-1",
 }
 SAMPLE_PARAMS: dict[str, Any] = {"bonus_points": 200}
 
@@ -73,7 +91,9 @@ def _member(member_id: str | None) -> tuple[dict[str, Any], str, str]:
         if member is None:
             err.print(f"[red]no member {member_id!r}[/red] (leave out --member for a sample)")
             raise typer.Exit(1)
-        return member_context(member), member.locale, member.timezone
+        ladder = rules_from(get_settings().loyalty_rules_file).tiers
+        loyalty = loyalty_variables(session, member, ladder)
+        return member_context(member, loyalty), member.locale, member.timezone
 
 
 def assigned_variant(url: str, member_id: str, template: str) -> str | None:

@@ -7,7 +7,9 @@ from sqlmodel import Session, col, select
 
 from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.config import get_settings
+from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
+from loyalflow.members.tiers import points_summary
 from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Consent, Event, Member
@@ -55,10 +57,12 @@ def get_member(url: str, member_id: str) -> MemberOut | None:
         consents = session.exec(
             select(Consent).where(Consent.member_id == member_id).order_by(col(Consent.channel))
         )
+        ladder = rules_from(get_settings().loyalty_rules_file).tiers
         return MemberOut.model_validate(
             {
                 **member.model_dump(),
                 "consents": [ConsentOut.model_validate(c) for c in consents],
+                "loyalty": points_summary(session, member, ladder),
             }
         )
 
@@ -111,7 +115,7 @@ def _store(
         ids = [e.event_id for e in events]
         seen = set(session.exec(select(Event.event_id).where(col(Event.event_id).in_(ids))))
         stored: list[StoredEvent] = []
-        for incoming in events:
+        for index, incoming in enumerate(events):
             duplicate = incoming.event_id in seen
             seen.add(incoming.event_id)
             event = Event(
@@ -129,15 +133,19 @@ def _store(
                 member = members[incoming.member_id] = Member(id=incoming.member_id)
                 session.add(member)
                 session.flush()  # the event row's foreign key needs the member row first
-            derived = apply_event(session, member, event, rules)
+            try:
+                derived = apply_event(session, member, event, rules)
+            except EventRefused as refused:  # the whole batch rolls back
+                raise EventsRejected([FieldProblem(index, refused.field, str(refused))]) from None
             session.add(member)
             session.add(event)
             stored.append(StoredEvent(event, duplicate=False))
             for consequence in derived:
+                other = f"/{consequence.member_id}" if consequence.member_id else ""
                 child = Event(
                     # Derived from an idempotent event, so its id is derived too.
-                    event_id=f"{event.event_id}/{consequence.type}",
-                    member_id=member.id,
+                    event_id=f"{event.event_id}/{consequence.type}{other}",
+                    member_id=consequence.member_id or member.id,
                     type=consequence.type,
                     occurred_at=event.occurred_at,
                     properties=consequence.properties,

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from loyalflow.members import points_ledger, promotions, redemption, referrals, tiers
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -23,6 +24,7 @@ CENT = Decimal("0.01")
 class Derived:
     type: str
     properties: dict[str, Any] = field(default_factory=dict)
+    member_id: str | None = None  # another member's event (a referrer's bonus); None: this one
 
 
 # What the member did themselves. Points a journey awards or a profile an admin edits are not
@@ -46,6 +48,7 @@ def apply_event(
     at: datetime = event.occurred_at
     if event.type in MEMBER_ACTIVITY:
         member.last_activity_at = max(filter(None, (member.last_activity_at, at)))
+        points_ledger.extend_rolling_expiry(session, member, rules.points_expiry)
     member.updated_at = utcnow()
     derived: list[Derived] = []
     tier_before = member.tier or rules.tiers.tier_for(0)
@@ -53,15 +56,27 @@ def apply_event(
     if event.type == "member.joined" and member.joined_at is None:
         member.joined_at = at
     elif event.type == "purchase":
-        derived += _purchase(member, event, rules)
+        derived += _purchase(session, member, event, rules)
     elif event.type == "points.adjusted":
-        member.points += int(event.properties["points"])
+        points = int(event.properties["points"])
+        # Points a journey (or, later, a referral or birthday) gives are a bonus; the rest are
+        # corrections by staff or an import.
+        kind = "bonus" if points > 0 and event.properties.get("source") else "adjusted"
+        _ledger(session, member, event, rules, kind, points)
+    elif event.type == "member.referred":
+        referrals.refer(session, member, event, rules)
+    elif event.type == "redemption.cancelled":
+        redemption.cancel(session, member, event, rules)
     elif event.type == "consent.updated":
         _consent(session, member, ConsentChange.model_validate(event.properties), at)
     elif event.type == "profile.updated":
         apply_profile(member, MemberIn.model_validate(event.properties))
 
-    member.tier = _next_tier(session, member, event, rules, tier_before)
+    basis = _basis(session, member, event, rules)
+    member.tier = _next_tier(rules, basis, tier_before)
+    near = tiers.near_next(session, member, rules.tiers, basis, at)
+    if near is not None:
+        derived.append(Derived("tier.near_next", near))
     if member.tier != tier_before:
         change = (
             "upgraded"
@@ -77,10 +92,33 @@ def money(value: object) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def _purchase(member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
+def _ledger(
+    session: Session,
+    member: Member,
+    event: Event,
+    rules: LoyaltyRules,
+    kind: str,
+    points: int,
+    promotion: str | None = None,
+) -> None:
+    points_ledger.record(
+        session,
+        member,
+        kind=kind,
+        points=points,
+        at=event.occurred_at,
+        expiry=rules.points_expiry,
+        event_id=event.event_id,
+        promotion=promotion,
+    )
+
+
+def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
     amount = money(event.properties.get("amount", 0))
-    points = rules.points_for(amount)
-    member.points += points
+    earned = promotions.earning(member, event, rules.points_for(amount), rules)
+    points = earned.points
+    kind = "earned" if points >= 0 else "reversed"
+    _ledger(session, member, event, rules, kind, points, earned.promotion)
     member.total_spent = money(member.total_spent) + amount
     if amount < 0:  # a refund: money and points go back, it is not another purchase
         return []
@@ -88,7 +126,10 @@ def _purchase(member: Member, event: Event, rules: LoyaltyRules) -> list[Derived
     member.first_purchase_at = min(filter(None, (member.first_purchase_at, event.occurred_at)))
     member.last_purchase_at = max(filter(None, (member.last_purchase_at, event.occurred_at)))
     if member.purchase_count == 1:
-        return [Derived("purchase.first", {"amount": float(amount), "points": points})]
+        return [Derived("purchase.first", {"amount": float(amount), "points": points})] + [
+            Derived("referral.converted", props, None if who == member.id else who)
+            for who, props in referrals.convert(session, member, event, rules)
+        ]
     return []
 
 
@@ -105,26 +146,39 @@ def _consent(session: Session, member: Member, change: ConsentChange, at: dateti
 
 
 def _spend_12m(session: Session, member: Member, event: Event) -> Decimal:
-    since = event.occurred_at - SPEND_WINDOW
-    amounts = session.exec(
-        select(Event.properties).where(
-            Event.member_id == member.id,
-            Event.type == "purchase",
-            col(Event.occurred_at) > since,
-            col(Event.occurred_at) <= event.occurred_at,
-            Event.event_id != event.event_id,
-        )
+    earlier = spend_between(
+        session, member.id, event.occurred_at - SPEND_WINDOW, event.occurred_at, event.event_id
     )
-    earlier = sum((money(props.get("amount", 0)) for props in amounts), Decimal(0))
     current = money(event.properties.get("amount", 0)) if event.type == "purchase" else Decimal(0)
     return earlier + current
 
 
-def _next_tier(
-    session: Session, member: Member, event: Event, rules: LoyaltyRules, current: str
-) -> str:
+def spend_between(
+    session: Session, member_id: str, since: datetime, until: datetime, but: str | None = None
+) -> Decimal:
+    """Purchase amounts in (since, until], the event `but` left out."""
+    query = select(Event.properties).where(
+        Event.member_id == member_id,
+        Event.type == "purchase",
+        col(Event.occurred_at) > since,
+        col(Event.occurred_at) <= until,
+    )
+    if but is not None:
+        query = query.where(Event.event_id != but)
+    return sum((money(props.get("amount", 0)) for props in session.exec(query)), Decimal(0))
+
+
+def _basis(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> int | Decimal:
+    if rules.tiers.basis == "points":
+        return member.points
+    if rules.tiers.basis == "points_earned_12m":
+        since = event.occurred_at - tiers.TIER_WINDOW
+        return tiers.points_earned_between(session, member.id, since, event.occurred_at)
+    return _spend_12m(session, member, event)
+
+
+def _next_tier(rules: LoyaltyRules, basis: int | Decimal, current: str) -> str:
     ladder = rules.tiers
-    basis = member.points if ladder.basis == "points" else _spend_12m(session, member, event)
     earned = ladder.tier_for(basis)
     if ladder.rank(earned) < ladder.rank(current) and ladder.downgrade == "never":
         return current

@@ -181,6 +181,20 @@ class ConsentOut(BaseModel):
     at: datetime
 
 
+class PointsSummary(BaseModel):
+    """A member's points as support staff and members see them (issue 14)."""
+
+    balance: int
+    expiring_next: int  # points in the lots that expire first (0: nothing expires)
+    expiring_at: datetime | None
+    lifetime_earned: int  # purchases, bonuses and opening balances
+    lifetime_redeemed: int  # net of cancelled redemptions
+    lifetime_expired: int
+    tier: str | None
+    next_tier: str | None
+    points_to_next_tier: int | None  # None at the top, or when tiers are not earned by points
+
+
 class MemberOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -200,6 +214,7 @@ class MemberOut(BaseModel):
     total_spent: float  # stored exactly (NUMERIC); JSON clients get a number
     attributes: dict[str, Any]
     consents: list[ConsentOut] = Field(default_factory=list)
+    loyalty: PointsSummary | None = None
 
 
 class EventIn(BaseModel):
@@ -268,6 +283,18 @@ def _check_points_adjusted(properties: dict[str, Any]) -> None:
     _require_number(properties, "points", limit=MAX_POINTS_ADJUSTMENT, integer=True)
 
 
+def _check_redemption_cancelled(properties: dict[str, Any]) -> None:
+    redemption_id = properties.get("redemption_id")
+    if not isinstance(redemption_id, str) or not 0 < len(redemption_id) <= 128:
+        raise ValueError("properties.redemption_id must be the id of the redemption (a string)")
+
+
+def _check_referred(properties: dict[str, Any]) -> None:
+    referrer = properties.get("referrer_id")
+    if not isinstance(referrer, str) or not re.fullmatch(MEMBER_ID_PATTERN, referrer):
+        raise ValueError("properties.referrer_id must be the id of the referring member")
+
+
 def _nested(model: type[BaseModel], properties: dict[str, Any]) -> None:
     """Validates properties against a model, reporting the inner field by name."""
     try:
@@ -293,6 +320,8 @@ _PROPERTY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "points.adjusted": _check_points_adjusted,
     "consent.updated": _check_consent,
     "profile.updated": _check_profile,
+    "redemption.cancelled": _check_redemption_cancelled,
+    "member.referred": _check_referred,
 }
 
 

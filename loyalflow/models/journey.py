@@ -27,8 +27,21 @@ INGESTED_EVENT_TYPES = (
     "points.adjusted",
     "consent.updated",
     "profile.updated",
+    "redemption.cancelled",
+    "member.referred",
 )
-DERIVED_EVENT_TYPES = ("purchase.first", "tier.upgraded", "tier.downgraded", "member.inactive")
+DERIVED_EVENT_TYPES = (
+    "purchase.first",
+    "tier.upgraded",
+    "tier.downgraded",
+    "member.inactive",
+    "points.expired",
+    "points.expiring",
+    "points.redeemed",
+    "tier.near_next",
+    "tier.will_downgrade",
+    "referral.converted",
+)
 # Recorded by engagement tracking and the bounce receiver (issue 16), never posted.
 ENGAGEMENT_EVENT_TYPES = (
     "email.delivered",

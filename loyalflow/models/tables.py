@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 
 def utcnow() -> datetime:
@@ -280,6 +280,82 @@ class BounceReport(SQLModel, table=True):
     raw: str | None = Field(
         default=None, sa_column=Column(Text, nullable=True)
     )  # kept for malformed reports only, for inspection
+
+
+class PointsLot(SQLModel, table=True):
+    """Points earned together, spent and expired oldest first: `remaining` is what is left."""
+
+    __tablename__ = "points_lot"
+    __table_args__ = (
+        # The expiry sweep pages by member over the lots due by a date.
+        Index("ix_points_lot_member_expiry", "member_id", "expires_at"),
+        Index("ix_points_lot_expiry", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="member.id", max_length=128)
+    earned_at: datetime = _required_timestamp()
+    expires_at: datetime | None = _timestamp()  # None: never expires
+    original: int
+    remaining: int
+    event_id: str | None = Field(default=None, max_length=255)  # the event that earned it
+
+
+class PointsLedger(SQLModel, table=True):
+    """Every change of a member's points, written with the event that caused it: the balance
+    is the sum of `points` over the member's rows, always."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (Index("ix_points_ledger_member", "member_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="member.id", max_length=128)
+    at: datetime = _required_timestamp()
+    # opening | earned | bonus | redeemed | reversed | expired | adjusted
+    kind: str = Field(max_length=16)
+    points: int  # signed
+    event_id: str | None = Field(default=None, max_length=255, index=True)  # the cause
+    promotion: str | None = Field(default=None, max_length=64)  # what multiplied an earning
+    lot_id: int | None = Field(default=None, foreign_key="points_lot.id")  # the lot it created
+    # Set instead of lot_id when the lot is new: the flush inserts lots and rows in batches and
+    # fills lot_id in, rather than one flush per earning.
+    lot: PointsLot | None = Relationship()
+    # What a negative movement took from which lots, oldest first: [[lot_id, points], ...]
+    lots: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Redemption(SQLModel, table=True):
+    """A reward bought with points; its id is the client's (unique per member), so a retried
+    request redeems once."""
+
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
+    id: str = Field(primary_key=True, max_length=128)
+    reward_id: str = Field(max_length=64)
+    cost: int
+    status: str = Field(default="completed", max_length=16)  # completed | cancelled
+    at: datetime = _required_timestamp()
+    cancelled_at: datetime | None = _timestamp()
+
+
+class RewardStock(SQLModel, table=True):
+    """How many of a reward with a stock are taken; its row is locked while one is redeemed."""
+
+    __tablename__ = "reward_stock"
+
+    reward_id: str = Field(primary_key=True, max_length=64)
+    taken: int = 0
+
+
+class Referral(SQLModel, table=True):
+    """Who referred a member (one referrer per member); converted at their first purchase."""
+
+    __table_args__ = (Index("ix_referral_referrer_time", "referrer_id", "at"),)
+
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
+    referrer_id: str = Field(foreign_key="member.id", max_length=128)
+    at: datetime = _required_timestamp()
+    event_id: str = Field(max_length=255)
+    converted_at: datetime | None = _timestamp()
 
 
 def normalise_address(channel: str, address: str) -> str:

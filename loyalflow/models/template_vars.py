@@ -4,10 +4,16 @@ from typing import Any
 
 from loyalflow.models.tables import Member
 
+# Computed from the points ledger and the tier ladder (members/tiers.py `loyalty_variables`);
+# None where the caller did not compute them.
+LOYALTY_FIELDS = ("next_tier", "points_to_next_tier", "points_expiring", "points_expiring_at")
 
-def member_context(member: Member) -> dict[str, Any]:
+
+def member_context(member: Member, loyalty: dict[str, Any] | None = None) -> dict[str, Any]:
     """What templates may use: no internals, no other members' data."""
     return {
+        **dict.fromkeys(LOYALTY_FIELDS),
+        **(loyalty or {}),
         "id": member.id,
         "first_name": member.first_name,
         "email": member.email,

@@ -153,6 +153,9 @@ class SweepInput(BaseModel):
 
     buckets_days: list[int] = Field(default_factory=list)
     journey_id: str | None = None
+    # The points expiry sweep: `buckets_days` are then the reminder days (`points.expiring`).
+    points_expiry: bool = False
+    requalification: bool = False  # the tier requalification sweep
     as_of: datetime | None = None
     after_member_id: str | None = None
     emitted: int = 0

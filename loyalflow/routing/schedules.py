@@ -24,6 +24,11 @@ from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 log = logging.getLogger(__name__)
 INACTIVITY_SCHEDULE_ID = "loyalflow-inactivity-sweep"
 SEGMENT_SCHEDULE_PREFIX = "loyalflow-segment-"
+POINTS_EXPIRY_SCHEDULE_ID = "loyalflow-points-expiry-sweep"
+REQUALIFICATION_SCHEDULE_ID = "loyalflow-tier-requalification"
+
+
+OPTIONAL_SCHEDULES = (POINTS_EXPIRY_SCHEDULE_ID, REQUALIFICATION_SCHEDULE_ID)
 
 
 def inactivity_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
@@ -36,6 +41,33 @@ def inactivity_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
         ),
         spec=ScheduleSpec(cron_expressions=[rules.inactivity.sweep_cron]),
         # A sweep still running when the next is due: skip the next, never run two at once.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+def points_expiry_schedule(settings: Settings, rules: LoyaltyRules) -> Schedule:
+    expiry = rules.points_expiry
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SegmentSweepWorkflow.run,
+            SweepInput(buckets_days=list(expiry.reminder_days), points_expiry=True),
+            id="points-expiry-sweep",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(cron_expressions=[expiry.sweep_cron]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+def requalification_schedule(settings: Settings, cron: str) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SegmentSweepWorkflow.run,
+            SweepInput(requalification=True),
+            id="tier-requalification-sweep",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(cron_expressions=[cron]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 
@@ -56,8 +88,14 @@ def segment_schedule(settings: Settings, journey: Journey) -> Schedule:
 def wanted_schedules(
     settings: Settings, rules: LoyaltyRules, catalog: Catalog
 ) -> dict[str, Schedule]:
-    """Every schedule the configuration asks for: the inactivity sweep, one per segment journey."""
+    """Every schedule the configuration asks for: the inactivity sweep, the points expiry sweep
+    (unless points never expire), one per segment journey."""
     wanted = {INACTIVITY_SCHEDULE_ID: inactivity_schedule(settings, rules)}
+    if rules.points_expiry.policy != "never":
+        wanted[POINTS_EXPIRY_SCHEDULE_ID] = points_expiry_schedule(settings, rules)
+    if rules.tiers.requalification is not None:
+        cron = rules.tiers.requalification.sweep_cron
+        wanted[REQUALIFICATION_SCHEDULE_ID] = requalification_schedule(settings, cron)
     for journey in catalog.journeys.values():
         if journey.trigger.segment is not None:
             wanted[SEGMENT_SCHEDULE_PREFIX + journey.id] = segment_schedule(settings, journey)
@@ -73,9 +111,12 @@ async def ensure_schedules(
     for schedule_id, schedule in wanted.items():
         await _create_or_update(client, schedule_id, schedule)
     async for listed in await client.list_schedules():
-        if listed.id.startswith(SEGMENT_SCHEDULE_PREFIX) and listed.id not in wanted:
+        ours = (
+            listed.id.startswith(SEGMENT_SCHEDULE_PREFIX) or listed.id == POINTS_EXPIRY_SCHEDULE_ID
+        )
+        if ours and listed.id not in wanted:
             await client.get_schedule_handle(listed.id).delete()
-            log.info("deleted schedule %s: its journey no longer sweeps a segment", listed.id)
+            log.info("deleted schedule %s: the configuration no longer asks for it", listed.id)
 
 
 async def _create_or_update(client: Client, schedule_id: str, schedule: Schedule) -> None:

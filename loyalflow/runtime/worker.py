@@ -18,6 +18,7 @@ from loyalflow.activities.channels.outbox import OutboxEmailChannel, OutboxSmsCh
 from loyalflow.activities.channels.sms import TwilioSmsChannel
 from loyalflow.activities.enrollment import EnrollmentActivities
 from loyalflow.activities.journey_steps import JourneyStepActivities
+from loyalflow.activities.points_expiry import PointsExpiryActivities
 from loyalflow.activities.rendering import TemplateRenderer
 from loyalflow.activities.segments import JourneySegmentActivities, SegmentActivities
 from loyalflow.activities.send import SendActivities
@@ -116,6 +117,7 @@ def build_worker(
     enrollments = EnrollmentActivities(url)
     segments = SegmentActivities(client, settings)
     segment_journeys = JourneySegmentActivities(client, settings)
+    points_expiry = PointsExpiryActivities(client, settings)
     steps = JourneyStepActivities(client, settings)
     return Worker(
         client,
@@ -128,6 +130,8 @@ def build_worker(
             enrollments.record_progress_batch,
             segments.sweep_inactive_page,
             segment_journeys.sweep_segment_page,
+            points_expiry.sweep_points_expiry_page,
+            points_expiry.sweep_requalification_page,
             steps.load_member_facts,
             steps.record_assignment,
             steps.apply_update,

@@ -16,7 +16,16 @@ from pathlib import Path
 
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.models.api import EventIn
-from loyalflow.simulation.demo_program import PlannedEvent, Program, build_program
+from loyalflow.rules.loyalty import LoyaltyRules
+from loyalflow.rules.points_expiry import PointsExpiry
+from loyalflow.rules.promotions import Promotion, Promotions
+from loyalflow.simulation.demo_program import (
+    DEMO_REWARD,
+    REDEMPTION,
+    PlannedEvent,
+    Program,
+    build_program,
+)
 from loyalflow.simulation.environment import Simulation, simulation
 from loyalflow.simulation.stats import Summary, summarise
 
@@ -62,22 +71,49 @@ async def run_program(
     # Only worth its cost when some journey listens to what it emits.
     journeys = get_catalog(sim.settings).journeys.values()
     inactivity = any(j.trigger.event == "member.inactive" for j in journeys)
+    expiry = sim.rules.points_expiry.policy != "never"
     for day in range(days):
         for step in range(STEPS_PER_DAY):
             await sim.advance_to(sim.started_at + (day * STEPS_PER_DAY + step) * STEP)
             if step == 0:
                 if inactivity:
                     await sim.sweep(tag=f"day{day}")
+                if expiry:
+                    await sim.sweep(points_expiry=True, tag=f"day{day}")
                 for journey_id in segments:
                     await sim.sweep(journey_id=journey_id, tag=f"day{day}")
             due = by_step.get(day * STEPS_PER_DAY + step, [])
             if due:
                 now = await sim.now()
-                await sim.ingest([_event_in(sim, e, i, now) for i, e in due])
+                events = [(i, e) for i, e in due if e.type != REDEMPTION]
+                await sim.ingest([_event_in(sim, e, i, now) for i, e in events])
+                for index, planned in due:
+                    if planned.type == REDEMPTION:
+                        await sim.redeem(planned.member_id, f"demo-{index:06d}", DEMO_REWARD)
         if on_day is not None:
             on_day(day)
     await sim.advance_to(sim.started_at + days * timedelta(days=1))
     await sim.settle()
+
+
+def demo_rules(rules: LoyaltyRules, started_at: datetime, days: int) -> LoyaltyRules:
+    """The configured rules, plus what shows issue 14's mechanics in a short run: points
+    expire a year after they were earned (the backfilled history's oldest lots expire in the
+    run), and purchases earn double points during the run's second week."""
+    start = started_at.replace(tzinfo=None)
+    double = Promotion(
+        id="demo-double-points",
+        multiplier=2,
+        starts=start + timedelta(days=min(7, days // 3)),
+        ends=start + timedelta(days=min(14, max(days // 3 + 1, 2 * days // 3))),
+        timezone="UTC",
+    )
+    return rules.model_copy(
+        update={
+            "points_expiry": PointsExpiry(policy="per_lot", months=12),
+            "promotions": Promotions(offers=(*rules.promotions.offers, double)),
+        }
+    )
 
 
 async def run_demo(
@@ -97,6 +133,7 @@ async def run_demo(
     async with simulation(
         journey_files, home=home, start_hour_utc=0, extra_workers=extra_workers
     ) as sim:
+        sim.rules = demo_rules(sim.rules, sim.started_at, days)
         await run_program(sim, program, days, on_day)
         summary = summarise(sim, days)
         return DemoRun(members, days, seed, sim.started_at, summary)

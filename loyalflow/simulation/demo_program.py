@@ -28,6 +28,11 @@ FIRST_NAMES = {
 PHONE_FORMAT = {"en": ("+447", 9), "fr": ("+336", 8), "fr-CA": ("+15142", 6)}
 EXISTING_SHARE = 0.35
 NEVER_BUYS = 0.2
+REFERRED_SHARE = 0.15  # of the members joining during the simulation, named by an existing one
+REDEEMING_SHARE = 0.3  # of the buyers, who try to redeem a reward once
+# Not an event clients post: the demo redeems it through `redeem`, as the API would.
+REDEMPTION = "redemption"
+DEMO_REWARD = "coffee"
 
 
 @dataclass(frozen=True)
@@ -132,5 +137,32 @@ def build_program(members: int, days: int, seed: int) -> Program:
                     )
                 )
         events.extend(_purchases(rng, person, end))
-    events.sort(key=lambda e: e.at)  # stable: a join stays before its consents
+    events += _loyalty(random.Random(seed + 1), people, events, end)
+    events.sort(key=lambda e: e.at)  # stable: a join stays before its consents and referral
     return Program(people, events)
+
+
+def _loyalty(
+    rng: random.Random, people: list[SyntheticMember], events: list[PlannedEvent], end: timedelta
+) -> list[PlannedEvent]:
+    """Referrals and redemptions, drawn from a generator of their own so that the rest of the
+    program stays what it was for a given seed."""
+    existing = [p for p in people if p.joined < timedelta(0)]
+    planned: list[PlannedEvent] = []
+    referrals = 0
+    for person in people:
+        if existing and person.joined >= timedelta(0) and rng.random() < REFERRED_SHARE:
+            # Round-robin over the existing members: no referrer nears the monthly cap.
+            referrer = existing[referrals % len(existing)]
+            referrals += 1
+            planned.append(
+                PlannedEvent(
+                    person.joined, person.id, "member.referred", {"referrer_id": referrer.id}
+                )
+            )
+    buyers = sorted({e.member_id for e in events if e.type == "purchase"})
+    for member_id in buyers:
+        if rng.random() < REDEEMING_SHARE:
+            at = timedelta(days=rng.uniform(0, end.days))
+            planned.append(PlannedEvent(at, member_id, REDEMPTION, {"reward_id": DEMO_REWARD}))
+    return planned

@@ -28,12 +28,14 @@ from temporalio.testing import WorkflowEnvironment
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings, get_settings
 from loyalflow.members.ingest import store_events, upsert_member
+from loyalflow.members.redemption import RedemptionRefused, redeem
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import get_engine, upgrade_database
 from loyalflow.models.tables import Event
 from loyalflow.models.workflow_io import SweepInput, SweepResult
 from loyalflow.routing.router import route_events
 from loyalflow.rules.loyalty import LoyaltyRules, rules_from
+from loyalflow.rules.rewards import rewards_from
 from loyalflow.runtime.connection import ensure_search_attributes
 from loyalflow.runtime.worker import build_worker
 from loyalflow.simulation.worker_process import worker_environment
@@ -125,20 +127,44 @@ class Simulation:
             await route_events(self.client, self.settings, new)
         return new
 
-    async def sweep(self, *, journey_id: str | None = None, tag: str = "") -> SweepResult:
+    async def redeem(self, member_id: str, redemption_id: str, reward_id: str) -> bool:
+        """A redemption as POST /members/{id}/redemptions makes it; False when refused (not
+        enough points, most often: the demo does not know the balance when it plans one)."""
+        try:
+            outcome = await asyncio.to_thread(
+                redeem,
+                self.url,
+                member_id,
+                redemption_id,
+                reward_id,
+                rewards=rewards_from(self.settings.rewards_file),
+                rules=self.rules,
+                at=await self.now(),
+            )
+        except RedemptionRefused:
+            return False
+        await route_events(self.client, self.settings, outcome.events)
+        return True
+
+    async def sweep(
+        self, *, journey_id: str | None = None, tag: str = "", points_expiry: bool = False
+    ) -> SweepResult:
         """One run of a sweep, as the daily Schedule would start it (the test server has no
-        Schedules): a segment journey's, or the inactivity sweep when `journey_id` is None."""
-        request = (
-            SweepInput(journey_id=journey_id)
-            if journey_id
-            else SweepInput(buckets_days=list(self.rules.inactivity.buckets_days))
-        )
+        Schedules): a segment journey's, the points expiry sweep, or the inactivity sweep."""
+        if journey_id:
+            request = SweepInput(journey_id=journey_id)
+        elif points_expiry:
+            reminders = list(self.rules.points_expiry.reminder_days)
+            request = SweepInput(buckets_days=reminders, points_expiry=True)
+        else:
+            request = SweepInput(buckets_days=list(self.rules.inactivity.buckets_days))
         # The sweep runs in real time on the locked clock: no skipping while it pages.
         with self.env.auto_time_skipping_disabled():
             result: SweepResult = await self.client.execute_workflow(
                 SegmentSweepWorkflow.run,
                 request,
-                id=f"sweep-{journey_id or 'inactivity'}-{tag or uuid.uuid4().hex[:8]}",
+                id=f"sweep-{journey_id or ('points' if points_expiry else 'inactivity')}-"
+                f"{tag or uuid.uuid4().hex[:8]}",
                 task_queue=self.settings.temporal_task_queue,
             )
         return result

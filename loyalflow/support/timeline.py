@@ -37,6 +37,7 @@ from loyalflow.support.timeline_entries import (
     support_entries,
     suppression_entries,
 )
+from loyalflow.support.timeline_points import points_entries
 
 # Same instant: entries before steps before messages before exits.
 _RANK = {
@@ -71,6 +72,7 @@ def build_timeline(
         by_event_id = {e.event_id: e for e in events}
         entries += consent_entries(session, member_id, events)
         entries += suppression_entries(session, member)
+        entries += points_entries(session, member_id)  # every ledger movement, with its cause
         runs = list(
             session.exec(
                 select(Enrollment)

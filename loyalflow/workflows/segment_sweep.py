@@ -1,7 +1,9 @@
 """SegmentSweepWorkflow: pages through members with activities; history stays bounded.
 
-Two kinds: the inactivity sweep emits `member.inactive` events; a journey's segment sweep starts
-the journey for the members matching its segment condition.
+Four kinds: the inactivity sweep emits `member.inactive` events; a journey's segment sweep starts
+the journey for the members matching its segment condition; the points expiry sweep expires due
+lots and emits `points.expired` and `points.expiring`; the requalification sweep emits
+`tier.downgraded` and `tier.will_downgrade`.
 """
 
 from datetime import timedelta
@@ -24,9 +26,18 @@ class SegmentSweepWorkflow:
     async def run(self, input: SweepInput) -> SweepResult:
         as_of = input.as_of or workflow.now()
         cursor, emitted, scanned = input.after_member_id, input.emitted, input.scanned
+        page_activity = (
+            "sweep_segment_page"
+            if input.journey_id
+            else "sweep_points_expiry_page"
+            if input.points_expiry
+            else "sweep_requalification_page"
+            if input.requalification
+            else "sweep_inactive_page"
+        )
         while True:
             page = await workflow.execute_activity(
-                "sweep_segment_page" if input.journey_id else "sweep_inactive_page",
+                page_activity,
                 SweepPageRequest(
                     as_of=as_of,
                     buckets_days=input.buckets_days,

@@ -337,8 +337,10 @@ async def test_member_joined_creates_member_and_starts_welcome_journey(
     attributes = description.typed_search_attributes
     assert attributes.get(sa.MEMBER_ID) == newcomer
     assert attributes.get(sa.JOURNEY_ID) == "welcome"
-    assert [e.workflow_id for e in enrollments(api_settings, newcomer)] == [
-        f"journey-welcome-{newcomer}"
+    # member.joined starts the built-in welcome and birthday journeys (birthday: issue 14).
+    assert sorted(e.workflow_id for e in enrollments(api_settings, newcomer)) == [
+        f"journey-birthday-{newcomer}",
+        f"journey-welcome-{newcomer}",
     ]
 
 
@@ -355,7 +357,11 @@ async def test_second_member_joined_does_not_start_another_journey(
     assert again.status_code == 202, again.text
     assert again.json()["accepted"] == 1
     assert (await handle.describe()).run_id == first_run
-    assert len(enrollments(api_settings, newcomer)) == 1
+    # One entry per journey it triggers (welcome, and birthday since issue 14), not two.
+    assert sorted(e.journey_id for e in enrollments(api_settings, newcomer)) == [
+        "birthday",
+        "welcome",
+    ]
 
 
 async def test_member_created_by_put_gets_journey_on_member_joined(

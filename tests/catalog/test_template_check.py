@@ -22,6 +22,16 @@ SHIPPED: dict[str, tuple[tuple[str, ...], frozenset[str], frozenset[str] | None]
     "reactivation_bonus": (("email", "sms"), frozenset({"bonus_points"}), frozenset()),
     "tier_upgrade": (("email",), frozenset({"bonus_points"}), frozenset({"from", "to"})),
     "points_reminder": (("email",), frozenset(), frozenset()),
+    # Loyalty mechanics (issue 14)
+    "points_expiring": (("email",), frozenset(), frozenset({"amount", "expires_at", "days"})),
+    "near_next_tier": (("email",), frozenset(), frozenset({"needed", "next_tier"})),
+    "referral_thanks": (("email",), frozenset(), frozenset({"role", "points"})),
+    "birthday": (("email",), frozenset({"bonus_points"}), frozenset()),
+    "redemption_confirmation": (
+        ("email",),
+        frozenset(),
+        frozenset({"redemption_id", "reward_id", "points", "balance"}),
+    ),
 }
 
 

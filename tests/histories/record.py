@@ -22,6 +22,7 @@ from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
 from loyalflow.models.db import upgrade_database
 from loyalflow.models.experiments import assign_variant
+from loyalflow.models.workflow_io import MemberEvent
 from loyalflow.routing.start import start_journey
 from loyalflow.runtime.connection import ensure_search_attributes
 from loyalflow.runtime.worker import build_worker
@@ -129,6 +130,32 @@ async def points_reminder(env: WorkflowEnvironment, settings: Settings) -> str:
     return workflow_id
 
 
+def started_by(journey_id: str, type: str, **properties: object) -> Scenario:
+    """A journey started by one derived event (issue 14's loyalty journeys send one message)."""
+
+    async def scenario(env: WorkflowEnvironment, settings: Settings) -> str:
+        member = f"H-{journey_id}"
+        create_member(settings, member, email=f"{journey_id}@example.com", locale="fr")
+        journey = get_catalog(settings).journeys[journey_id]
+        now = await env.get_current_time()
+        trigger = MemberEvent(
+            event_id=f"{member}-{type}", type=type, occurred_at=now, properties=properties
+        )
+        workflow_id = await start_journey(env.client, settings, journey, member, trigger)
+        assert workflow_id is not None
+        return workflow_id
+
+    return scenario
+
+
+async def birthday_none(env: WorkflowEnvironment, settings: Settings) -> str:
+    """The birthday journey loops for years; its no-birthday path is the one that completes."""
+    member = "H-birthday-none"
+    create_member(settings, member, email="h7@example.com")
+    await send_event(env.client, settings, member, "member.joined", event_id=f"{member}-join")
+    return f"journey-birthday-{member}"
+
+
 SCENARIOS: dict[str, tuple[str, Scenario]] = {
     # Recorded with the first interpreter (linear steps), before the journey language grew.
     "welcome-v1-completed": ("welcome", welcome_completed),
@@ -141,6 +168,43 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "reactivation-holdout": ("reactivation", reactivation_holdout),
     "tier_upgrade": ("tier_upgrade", tier_upgrade),
     "points_reminder": ("points_reminder", points_reminder),
+    "points_expiring": (
+        "points_expiring",
+        started_by(
+            "points_expiring",
+            "points.expiring",
+            amount=320,
+            expires_at="2027-03-31T00:00:00+00:00",
+            days=30,
+        ),
+    ),
+    "near_next_tier": (
+        "near_next_tier",
+        started_by("near_next_tier", "tier.near_next", tier="Silver", next_tier="Gold", needed=80),
+    ),
+    "referral_thanks": (
+        "referral_thanks",
+        started_by(
+            "referral_thanks",
+            "referral.converted",
+            role="referrer",
+            points=500,
+            referred_id="H-friend",
+            referrer_id="H-referral_thanks",
+        ),
+    ),
+    "birthday-none": ("birthday", birthday_none),
+    "redemption_confirmation": (
+        "redemption_confirmation",
+        started_by(
+            "redemption_confirmation",
+            "points.redeemed",
+            redemption_id="R-1",
+            reward_id="coffee",
+            points=150,
+            balance=50,
+        ),
+    ),
 }
 
 

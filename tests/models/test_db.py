@@ -42,6 +42,11 @@ TABLES = {
     "message_link",
     "engagement_hit",
     "bounce_report",
+    "points_lot",
+    "points_ledger",
+    "redemption",
+    "reward_stock",
+    "referral",
 }
 
 

@@ -216,3 +216,55 @@ def test_demo_writes_a_report_with_per_variant_results(tmp_path: Path) -> None:
         assert text in html
     assert "<script" not in html and "http" not in html.split("<body>")[0]
     assert "experiments" in result.output
+
+
+def test_the_demo_program_refers_friends_and_redeems_rewards() -> None:
+    """Issue 14: referrals name members who joined before; redemptions fall in the run."""
+    from datetime import timedelta
+
+    from loyalflow.simulation.demo_program import REDEMPTION, build_program
+
+    program = build_program(members=200, days=60, seed=7)
+    joined = {m.id: m.joined for m in program.members}
+    referrals = [e for e in program.events if e.type == "member.referred"]
+    redemptions = [e for e in program.events if e.type == REDEMPTION]
+    assert referrals and redemptions
+    for referral in referrals:
+        referrer = str(referral.properties["referrer_id"])
+        assert joined[referrer] < timedelta(0) <= joined[referral.member_id]
+    assert all(timedelta(0) <= e.at < timedelta(days=60) for e in redemptions)
+    again = build_program(members=200, days=60, seed=7)
+    assert [e for e in again.events if e.type == "purchase"] == [
+        e for e in program.events if e.type == "purchase"
+    ]
+
+
+async def test_the_demo_shows_expiry_redemptions_referrals_and_a_promotion(tmp_path: Path) -> None:
+    """Issue 14: the demo's database holds each mechanic, and their journeys ran."""
+    from sqlmodel import col, func, select
+
+    from loyalflow.models.db import session_scope
+    from loyalflow.models.tables import Enrollment, Event, PointsLedger
+    from loyalflow.simulation.demo import run_demo
+
+    files = sorted(get_settings().journeys_dir.glob("*.yaml"))
+    database = f"sqlite:///{tmp_path.resolve() / 'loyalflow.db'}"  # noqa: ASYNC240
+    await run_demo(files, members=120, days=40, seed=3, home=tmp_path, workers=1)
+
+    with session_scope(database) as session:
+        events = dict(
+            session.exec(
+                select(Event.type, func.count())
+                .where(
+                    col(Event.type).in_(["points.expired", "points.redeemed", "referral.converted"])
+                )
+                .group_by(col(Event.type))
+            ).all()
+        )
+        promoted = session.exec(
+            select(func.count()).where(PointsLedger.promotion == "demo-double-points")
+        ).one()
+        journeys = set(session.exec(select(Enrollment.journey_id).distinct()))
+    assert set(events) == {"points.expired", "points.redeemed", "referral.converted"}, events
+    assert promoted > 0
+    assert {"points_expiring", "redemption_confirmation", "referral_thanks"} <= journeys
