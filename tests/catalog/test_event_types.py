@@ -9,6 +9,7 @@ from loyalflow.catalog.checks import CheckContext
 from loyalflow.catalog.event_types import EventTypesError, load_event_types
 from loyalflow.catalog.loader import JourneyLoadError, load_journey
 from loyalflow.config import PACKAGE_DIR, Settings
+from loyalflow.models.journey import INGESTED_EVENT_TYPES
 from loyalflow.rules.messaging import policy_from
 
 SETTINGS = Settings(_env_file=None)
@@ -103,8 +104,7 @@ def test_a_trigger_on_an_undeclared_type_is_an_error_with_its_line(tmp_path: Pat
     journey = JOURNEY.format(trigger="review.postd", condition="event.rating > 3")
     assert journey_problems(tmp_path, journey) == [
         "4:10: trigger.event: unknown event type 'review.postd' (did you mean 'review.posted'?); "
-        "built-in types: member.joined, purchase, visit, points.adjusted, consent.updated, "
-        "profile.updated; declared in events.yaml: review.posted"
+        f"built-in types: {', '.join(INGESTED_EVENT_TYPES)}; declared in events.yaml: review.posted"
     ]
 
 
