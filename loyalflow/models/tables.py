@@ -296,8 +296,9 @@ class PointsLot(SQLModel, table=True):
     member_id: str = Field(foreign_key="member.id", max_length=128)
     earned_at: datetime = _required_timestamp()
     expires_at: datetime | None = _timestamp()  # None: never expires
-    original: int
-    remaining: int
+    # 64-bit, like the member's balance (a single adjustment may reach 10**12 points).
+    original: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    remaining: int = Field(sa_column=Column(BigInteger(), nullable=False))
     event_id: str | None = Field(default=None, max_length=255)  # the event that earned it
 
 
@@ -313,7 +314,7 @@ class PointsLedger(SQLModel, table=True):
     at: datetime = _required_timestamp()
     # opening | earned | bonus | redeemed | reversed | expired | adjusted
     kind: str = Field(max_length=16)
-    points: int  # signed
+    points: int = Field(sa_column=Column(BigInteger(), nullable=False))  # signed, 64-bit
     event_id: str | None = Field(default=None, max_length=255, index=True)  # the cause
     promotion: str | None = Field(default=None, max_length=64)  # what multiplied an earning
     lot_id: int | None = Field(default=None, foreign_key="points_lot.id")  # the lot it created
@@ -331,7 +332,7 @@ class Redemption(SQLModel, table=True):
     member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
     id: str = Field(primary_key=True, max_length=128)
     reward_id: str = Field(max_length=64)
-    cost: int
+    cost: int = Field(sa_column=Column(BigInteger(), nullable=False))
     status: str = Field(default="completed", max_length=16)  # completed | cancelled
     at: datetime = _required_timestamp()
     cancelled_at: datetime | None = _timestamp()

@@ -1,11 +1,12 @@
 """The demo report's message counts: an SMS that fell back to email is a fallback, not a skip."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from loyalflow.config import Settings
-from loyalflow.models.db import session_scope
+from loyalflow.models.db import session_scope, upgrade_database
 from loyalflow.models.tables import Message
 from loyalflow.simulation.stats import summarise
 from tests.journey_helpers import create_member
@@ -27,8 +28,13 @@ def message(member_id: str, workflow: str, channel: str, status: str, reason: st
 
 
 def test_an_sms_that_fell_back_to_email_counts_as_a_fallback(
-    settings: Settings, member_id: str
+    settings: Settings, member_id: str, tmp_path: Path
 ) -> None:
+    # A demo's database of its own (a demo always runs on a throwaway SQLite file): the report
+    # counts every message in it, so rows of other tests must not be there.
+    database = f"sqlite:///{tmp_path / 'demo.db'}"
+    settings = settings.model_copy(update={"database_url": database})
+    upgrade_database(database)
     create_member(settings, member_id, email="a@example.com")
     with session_scope(settings.effective_database_url) as session:
         session.add_all(

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from loyalflow.api.deps import SettingsDep, TemporalDep, TokenDep
+from loyalflow.api.errors import ErrorOut, error_responses
 from loyalflow.members.redemption import RedemptionOutcome, RedemptionRefused, redeem
 from loyalflow.models.api import MEMBER_ID_PATTERN
 from loyalflow.routing.router import route_events
@@ -55,9 +56,16 @@ def redemption_out(outcome: RedemptionOutcome) -> RedemptionOut:
     status_code=status.HTTP_201_CREATED,
     dependencies=[TokenDep],
     responses={
-        200: {"description": "this redemption id was already redeemed: the same answer"},
-        404: {"description": "no such member"},
-        409: {"description": "not enough points (naming balance and cost), tier or stock"},
+        **error_responses(400, 401, 404, 409),
+        200: {
+            "model": RedemptionOut,
+            "description": "this redemption id was already redeemed: the same answer",
+        },
+        404: {"model": ErrorOut, "description": "no such member"},
+        409: {
+            "model": ErrorOut,
+            "description": "not enough points (naming balance and cost), tier or stock",
+        },
         422: {"description": "unknown or inactive reward, or a reused redemption id"},
     },
 )

@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(128), sa.ForeignKey("member.id"), nullable=False),
         sa.Column("earned_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True)),
-        sa.Column("original", sa.Integer(), nullable=False),
-        sa.Column("remaining", sa.Integer(), nullable=False),
+        sa.Column("original", sa.BigInteger(), nullable=False),
+        sa.Column("remaining", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.String(255)),
     )
     op.create_index("ix_points_lot_member_expiry", "points_lot", ["member_id", "expires_at"])
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(128), sa.ForeignKey("member.id"), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.String(255)),
         sa.Column("promotion", sa.String(64)),
         sa.Column("lot_id", sa.Integer(), sa.ForeignKey("points_lot.id")),

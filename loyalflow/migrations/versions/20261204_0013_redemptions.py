@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("member_id", sa.String(128), sa.ForeignKey("member.id"), primary_key=True),
         sa.Column("id", sa.String(128), primary_key=True),
         sa.Column("reward_id", sa.String(64), nullable=False),
-        sa.Column("cost", sa.Integer(), nullable=False),
+        sa.Column("cost", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("cancelled_at", sa.DateTime(timezone=True)),
