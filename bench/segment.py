@@ -20,8 +20,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +27,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from stack import RESULTS_DIR
+from stack import RESULTS_DIR, pg_schema
 from stack import loyalflow_up as journeys_up
 
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -139,24 +135,6 @@ async def run(api: str, database: str, options: argparse.Namespace) -> list[Resu
         for endpoint, (events, seconds, failures) in totals.items()
     ]
     return results
-
-
-@contextmanager
-def pg_schema(base_url: str, schema: str) -> Iterator[str]:
-    engine = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-        yield (
-            make_url(base_url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with engine.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        engine.dispose()
 
 
 def bench(database: str, options: argparse.Namespace) -> list[Result]:

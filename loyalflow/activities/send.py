@@ -135,7 +135,8 @@ class SendActivities:
                 email, locale, links = self._email(request, decision)
                 await self._db(store_links, links)
                 handover = self._handover(request, handed, locale, email.subject)
-                provider_id = await self.email_channel.send(email, handover)
+                accepted = self._accepted(request, channel.name, now)
+                provider_id = await self.email_channel.send(email, handover, accepted)
             else:
                 sms, locale, links = self._sms(request, decision)
                 await self._db(store_links, links)
@@ -169,6 +170,7 @@ class SendActivities:
             # Not accepted by the provider: safe to try again, so the row leaves `sending`.
             await self._db(ledger.mark, request, MessageStatus.DEFERRED, reason=f"retrying: {exc}")
             raise
+        # Already recorded by the email channel's `on_accepted`; for SMS, recorded here.
         return await self._db(
             ledger.finish,
             request,
@@ -185,10 +187,28 @@ class SendActivities:
         may have the message; a message still waiting for a connection stays `ready`."""
 
         async def handed_over() -> None:
-            await self._db(ledger.hand_over, request, locale=locale, subject=subject)
+            # Set first: a cancellation arriving during the write must wait for the send.
             handed.set()
+            await self._db(ledger.hand_over, request, locale=locale, subject=subject)
 
         return handed_over
+
+    def _accepted(
+        self, request: SendRequest, channel_name: str, now: datetime
+    ) -> Callable[[str], Awaitable[None]]:
+        """Records `sent` while the channel still holds the connection (see SmtpEmailChannel)."""
+
+        async def record(provider_id: str) -> None:
+            await self._db(
+                ledger.finish,
+                request,
+                MessageStatus.SENT,
+                provider_id=provider_id,
+                reason=f"via {channel_name}",
+                at=now,
+            )
+
+        return record
 
     def _email(
         self, request: SendRequest, decision: Decision

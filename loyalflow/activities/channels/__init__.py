@@ -37,7 +37,12 @@ Handover = Callable[[], Awaitable[None]]
 class EmailChannel(Protocol):
     name: str
 
-    async def send(self, email: OutgoingEmail, on_handover: Handover | None = None) -> str: ...
+    async def send(
+        self,
+        email: OutgoingEmail,
+        on_handover: Handover | None = None,
+        on_accepted: Callable[[str], Awaitable[None]] | None = None,
+    ) -> str: ...
 
 
 class SmsChannel(Protocol):

@@ -119,8 +119,14 @@ class SmtpEmailChannel:
         return f"SMTP server {self.host}:{self.port}"
 
     async def send(
-        self, email: OutgoingEmail, on_handover: Callable[[], Awaitable[None]] | None = None
+        self,
+        email: OutgoingEmail,
+        on_handover: Callable[[], Awaitable[None]] | None = None,
+        on_accepted: Callable[[str], Awaitable[None]] | None = None,
     ) -> str:
+        """`on_accepted` runs with the provider id while the connection is still held: a worker
+        killed meanwhile leaves at most one message in doubt per pooled connection, never one
+        the server accepted on a connection that already carries the next message."""
         try:
             # Validated before taking a connection: a bad address is the message's fault.
             sender, recipient = email.envelope_sender, email.envelope_recipient
@@ -159,8 +165,13 @@ class SmtpEmailChannel:
                 # it; after, it is `sending` and a retry treats it as interrupted.
                 self._release(connection, keep=False)
                 raise
-            self._release(connection, keep=True)
-        return f"{email.message_id_header} {reply}".strip()
+            provider_id = f"{email.message_id_header} {reply}".strip()
+            try:
+                if on_accepted is not None:
+                    await on_accepted(provider_id)
+            finally:
+                self._release(connection, keep=True)
+        return provider_id
 
     async def aclose(self) -> None:
         """Closes the pooled connections (QUIT). Sends still running close theirs when done.

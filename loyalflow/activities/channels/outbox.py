@@ -17,11 +17,17 @@ class OutboxEmailChannel:
         self.message_id_domain = message_id_domain  # None: the sender's domain
 
     async def send(
-        self, email: OutgoingEmail, on_handover: Callable[[], Awaitable[None]] | None = None
+        self,
+        email: OutgoingEmail,
+        on_handover: Callable[[], Awaitable[None]] | None = None,
+        on_accepted: Callable[[str], Awaitable[None]] | None = None,
     ) -> str:
         if on_handover is not None:
             await on_handover()
-        return await asyncio.to_thread(self._write, email)
+        written = await asyncio.to_thread(self._write, email)
+        if on_accepted is not None:
+            await on_accepted(written)
+        return written
 
     def _write(self, email: OutgoingEmail) -> str:
         email = email.on_domain(self.message_id_domain)
