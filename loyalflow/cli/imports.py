@@ -1,6 +1,9 @@
 """`loyalflow import members|events`: bulk import with a progress bar and a report."""
 
 import asyncio
+import dataclasses
+import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +57,9 @@ RejectsOption = Annotated[
         help="write every rejected row to FILE (CSV: line, reason, input); the report prints"
         " only the first 50",
     ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="the report as JSON (counts and rejected rows)")
 ]
 
 
@@ -124,7 +130,13 @@ def _routing(report: EventsReport) -> None:
         )
 
 
-def _print_report(path: Path, report: ImportReport, rejects: Path | None) -> None:
+def _print_report(
+    path: Path, report: ImportReport, rejects: Path | None, as_json: bool = False
+) -> None:
+    if as_json:
+        # Plain stdout for programs: counts, routing and every reported rejection.
+        sys.stdout.write(json.dumps({"file": str(path), **dataclasses.asdict(report)}) + "\n")
+        return
     _counts(path, report)
     if isinstance(report, EventsReport):
         _routing(report)
@@ -167,7 +179,7 @@ EVENTS_HELP = (
 
 
 @import_app.command("members", help=MEMBERS_HELP, epilog=EXIT_STATUS_HELP)
-def members(file: FileArgument, rejects: RejectsOption = None) -> None:
+def members(file: FileArgument, rejects: RejectsOption = None, as_json: JsonOption = False) -> None:
     settings = _ready_settings()
     try:
         with _progress(file) as on_progress:
@@ -176,7 +188,7 @@ def members(file: FileArgument, rejects: RejectsOption = None) -> None:
         raise _unusable(exc) from exc
     except ImportAborted as exc:
         raise _aborted(file, exc, rejects) from exc
-    _print_report(file, report, rejects)
+    _print_report(file, report, rejects, as_json)
     _finish(report)
 
 
@@ -192,6 +204,7 @@ def events(
             " history: members get no welcome email for a join from years ago",
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     settings = _ready_settings()
     try:
@@ -210,5 +223,5 @@ def events(
         raise _unusable(exc) from exc
     except ImportAborted as exc:
         raise _aborted(file, exc, rejects) from exc
-    _print_report(file, report, rejects)
+    _print_report(file, report, rejects, as_json)
     _finish(report)

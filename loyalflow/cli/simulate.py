@@ -1,6 +1,8 @@
 """`loyalflow simulate` and `loyalflow demo`: journeys in skipped time, on Temporal's test server."""
 
 import asyncio
+import dataclasses
+import json
 import sys
 import time
 from datetime import datetime
@@ -79,6 +81,7 @@ def simulate(
     keep: Annotated[
         Path | None, typer.Option(help="keep the database and outbox in this directory")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the timeline as JSON")] = False,
 ) -> None:
     """Run one journey for one member in skipped time (Temporal's test server, the real workflow
     and activities, a throwaway database and outbox) and print the timeline."""
@@ -92,6 +95,9 @@ def simulate(
     except (FileNotFoundError, ValueError, ValidationError, JourneyLoadError) as exc:
         err.print(f"[red]cannot simulate[/red]: {exc}")
         raise typer.Exit(2) from exc
+    if as_json:
+        _print_json({"start": start, "rows": [dataclasses.asdict(row) for row in rows]})
+        return
     console.print(
         timeline_table(f"{journey}: simulated from {start:%Y-%m-%d %H:%M} UTC", start, rows)
     )
@@ -156,6 +162,9 @@ def demo(
     workers: Annotated[
         int | None, typer.Option(min=1, help="worker processes (default: one per core)")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="the summary as JSON (the report is written as well)")
+    ] = False,
 ) -> None:
     """Simulate a synthetic loyalty program through every built-in journey in skipped time, print
     a summary and write an HTML report."""
@@ -174,7 +183,7 @@ def demo(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err if as_json else console,  # stdout carries only the JSON
     ) as progress:
         task = progress.add_task(f"{members} members, simulated days", total=days)
         run = asyncio.run(
@@ -189,10 +198,18 @@ def demo(
             )
         )
     elapsed = time.monotonic() - began
+    report.write_text(render_report(run, elapsed), encoding="utf-8")
+    if as_json:
+        _print_json({**dataclasses.asdict(run), "seconds": round(elapsed, 1), "report": report})
+        return
     for table in _summary_tables(run):
         console.print(table)
-    report.write_text(render_report(run, elapsed), encoding="utf-8")
     console.print(
         f"{members} members, {days} simulated days in {elapsed:.1f}s; report written to {report}"
         + (f"; database and outbox kept in {keep}" if keep else "")
     )
+
+
+def _print_json(data: object) -> None:
+    # Plain stdout, not Rich: the output is for programs (dates and paths as text).
+    sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")

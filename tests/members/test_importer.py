@@ -390,6 +390,25 @@ def test_cli_events_with_no_route(cli: CliRunner, tmp_path: Path, member_id: str
     assert "line 2: type: unknown event type 'teleport'" in result.stdout
 
 
+def test_import_events_with_json_prints_the_report_for_programs(
+    cli: CliRunner, tmp_path: Path, member_id: str
+) -> None:
+    path = write(
+        tmp_path,
+        "events.jsonl",
+        event_line(f"{member_id}-joined", member_id, "member.joined"),
+        event_line(f"{member_id}-bad", member_id, "teleport"),
+    )
+
+    result = cli.invoke(app, ["import", "events", str(path), "--no-route", "--json"])
+
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert (report["rows"], report["accepted"], report["rejected"]) == (2, 1, 1)
+    assert report["not_routed"] == 1
+    assert report["rejections"][0]["line"] == 2
+
+
 @pytest.mark.parametrize(
     ("command", "name", "lines"),
     [

@@ -2,6 +2,7 @@
 skipped time on Temporal's test server, with the real workflow, activities and outbox."""
 
 import itertools
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,25 @@ def test_simulate_command_prints_the_timeline() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "thank_you" in result.output and "cross_sell" in result.output
+
+
+def test_simulate_command_prints_the_timeline_as_json() -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "first_purchase",
+            "--member",
+            str(EXAMPLES / "member.yaml"),
+            "--script",
+            str(EXAMPLES / "purchase_script.yaml"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    sent = [row["template"] for row in rows if row["outcome"] == "sent"]
+    assert sent == ["first_purchase_thanks", "cross_sell"]
 
 
 def test_demo_writes_a_report_with_per_variant_results(tmp_path: Path) -> None:
