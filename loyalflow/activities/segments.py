@@ -15,7 +15,8 @@ from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
 from loyalflow.models.conditions import parse_condition
 from loyalflow.models.db import session_scope
-from loyalflow.models.journey import SEGMENT_TRIGGER_TYPE, Journey
+from loyalflow.models.event_types import SEGMENT_TRIGGER_TYPE
+from loyalflow.models.journey import Journey
 from loyalflow.models.tables import Enrollment, Event, Member
 from loyalflow.models.workflow_io import MemberEvent, SweepPage, SweepPageRequest
 from loyalflow.routing.member_facts import fact

@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from loyalflow.catalog.locations import YamlDocument, dotted
-from loyalflow.models.journey import (
+from loyalflow.models.event_types import (
     EVENT_TYPE_PATTERN,
     EVENT_TYPES,
     INGESTED_EVENT_TYPES,

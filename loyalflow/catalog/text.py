@@ -1,6 +1,7 @@
 """Journey steps in plain words, one line each: `journeys show`, timelines and `member explain`
 all describe a step the same way."""
 
+from loyalflow.models.durations import format_duration
 from loyalflow.models.journey import (
     BranchStep,
     ExitStep,
@@ -10,7 +11,6 @@ from loyalflow.models.journey import (
     UpdateStep,
     WaitForStep,
     WaitStep,
-    format_duration,
 )
 
 

@@ -16,12 +16,8 @@ from loyalflow.catalog.loader import Catalog, JourneyLoadError, load_journey
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.catalog.text import describe_step
 from loyalflow.config import get_settings
-from loyalflow.models.journey import (
-    BranchStep,
-    Journey,
-    SplitStep,
-    format_duration,
-)
+from loyalflow.models.durations import format_duration
+from loyalflow.models.journey import BranchStep, Journey, SplitStep
 from loyalflow.rules.messaging import policy_from
 
 journeys_app = typer.Typer(help="Check, list and show journeys.", no_args_is_help=True)

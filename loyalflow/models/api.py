@@ -26,7 +26,7 @@ from pydantic import (
     field_validator,
 )
 
-from loyalflow.models.journey import (
+from loyalflow.models.event_types import (
     DERIVED_EVENT_TYPES,
     ENGAGEMENT_EVENT_TYPES,
     EVENT_TYPE_PATTERN,

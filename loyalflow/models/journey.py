@@ -11,101 +11,35 @@ best side by side, as the reference a journey author checks against.
 
 import hashlib
 import json
-import re
 from datetime import time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from loyalflow.models.conditions import ConditionText, SegmentConditionText
+from loyalflow.models.durations import (
+    Duration,
+    _positive,
+    parse_duration,
+)
+from loyalflow.models.event_types import (
+    EventType,
+)
 
-# Events a client may post. Derived events are computed by loyalflow itself.
-INGESTED_EVENT_TYPES = (
-    "member.joined",
-    "purchase",
-    "visit",
-    "points.adjusted",
-    "consent.updated",
-    "profile.updated",
-    "redemption.cancelled",
-    "member.referred",
-)
-DERIVED_EVENT_TYPES = (
-    "purchase.first",
-    "tier.upgraded",
-    "tier.downgraded",
-    "member.inactive",
-    "points.expired",
-    "points.expiring",
-    "points.redeemed",
-    "tier.near_next",
-    "tier.will_downgrade",
-    "referral.converted",
-)
-# Recorded by engagement tracking and the bounce receiver (issue 16), never posted.
-ENGAGEMENT_EVENT_TYPES = (
-    "email.delivered",
-    "email.opened",
-    "email.clicked",
-    "email.bounced",
-    "email.complained",
-    "sms.clicked",
-)
-EVENT_TYPES = INGESTED_EVENT_TYPES + DERIVED_EVENT_TYPES + ENGAGEMENT_EVENT_TYPES
-# The trigger of a journey started by a segment sweep rather than by an event.
-SEGMENT_TRIGGER_TYPE = "segment.entered"
 # A step may go to `end`: the journey is complete (no step may be called that).
 END = "end"
 
-_DURATION_PART = re.compile(r"(\d+)\s*(w|d|h|m|s)")
-_DURATION = re.compile(r"^\s*-?\s*(\d+\s*[wdhms]\s*)+$")
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def parse_duration(value: object) -> object:
-    """Accept marketer-friendly durations such as `3d`, `1d12h`, `90m`, `-7d` (and ISO 8601)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        # `duration: 3` would silently mean 3 seconds: ask for the unit instead.
-        raise ValueError(f"give a unit: {value}d, {value}h, {value}m or {value}s")
-    if isinstance(value, str) and _DURATION.match(value):
-        seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
-        return timedelta(seconds=-seconds if value.strip().startswith("-") else seconds)
-    return value
-
-
-def format_duration(value: timedelta) -> str:
-    """The marketer's own notation back: 3d, 1d12h, 90m, -7d."""
-    seconds = int(value.total_seconds())
-    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return sign + ("".join(parts) or "0s")
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be a positive duration such as 3d, 12h or 1w")
-    return value
 
 
 def _one_line(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-PositiveDuration = Annotated[Duration, BeforeValidator(parse_duration)]
 StepId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Scalar = str | int | float | bool
-# Built-in types, or custom ones declared in events.yaml: which types exist is checked when
-# the catalog loads (loyalflow.catalog.checks), since this module reads no file.
-EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
-EventType = Annotated[str, Field(pattern=EVENT_TYPE_PATTERN, max_length=64)]
 
 
 class _Strict(BaseModel):

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from loyalflow.models.journey import Duration
+from loyalflow.models.durations import Duration
 from loyalflow.rules.files import ConfigFileError, load_yaml_model
 
 Channel = Literal["email", "sms"]

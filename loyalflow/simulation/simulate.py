@@ -16,7 +16,7 @@ from sqlmodel import col, func, select
 
 from loyalflow.models.api import ConsentChange, EventIn, MemberIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.journey import parse_duration
+from loyalflow.models.durations import parse_duration
 from loyalflow.models.tables import Enrollment
 from loyalflow.simulation.environment import Simulation, journey_file, simulation
 from loyalflow.simulation.timeline import TimelineRow, member_timeline

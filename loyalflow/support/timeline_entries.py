@@ -11,10 +11,7 @@ from sqlmodel import Session, select
 
 from loyalflow.catalog.text import describe_step
 from loyalflow.config import Settings
-from loyalflow.models.journey import (
-    Journey,
-    SplitStep,
-)
+from loyalflow.models.journey import Journey, SplitStep
 from loyalflow.models.tables import (
     Consent,
     Enrollment,

@@ -9,7 +9,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from loyalflow.models.conditions import Condition, parse_condition
-    from loyalflow.models.journey import EventRule, WaitForStep, WaitStep, format_duration
+    from loyalflow.models.durations import format_duration
+    from loyalflow.models.journey import EventRule, WaitForStep, WaitStep
     from loyalflow.models.workflow_io import MemberEvent, MemberFacts, MemberFactsRequest
     from loyalflow.workflows.run_records import RunRecords
     from loyalflow.workflows.timing import date_wait_target, next_local_time

@@ -4,7 +4,7 @@ in the OpenAPI document."""
 
 from fastapi.testclient import TestClient
 
-from loyalflow.models.journey import INGESTED_EVENT_TYPES
+from loyalflow.models.event_types import INGESTED_EVENT_TYPES
 from tests.api.test_events import error_locs, error_messages, make_event
 
 

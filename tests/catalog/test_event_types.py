@@ -9,7 +9,7 @@ from loyalflow.catalog.checks import CheckContext
 from loyalflow.catalog.event_types import EventTypesError, load_event_types
 from loyalflow.catalog.loader import JourneyLoadError, load_journey
 from loyalflow.config import PACKAGE_DIR, Settings
-from loyalflow.models.journey import INGESTED_EVENT_TYPES
+from loyalflow.models.event_types import INGESTED_EVENT_TYPES
 from loyalflow.rules.messaging import policy_from
 
 SETTINGS = Settings(_env_file=None)
