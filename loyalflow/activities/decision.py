@@ -49,19 +49,33 @@ class Decision:
     member: dict[str, Any] | None = None
 
 
-def decide(url: str, request: SendRequest, policy: MessagingPolicy, now: datetime) -> Decision:
+def decide(
+    url: str,
+    request: SendRequest,
+    policy: MessagingPolicy,
+    now: datetime,
+    ladder: TierLadder | None = None,
+) -> Decision:
+    """`ladder`: the program's tiers, for `next_tier` in templates (default: from the process's
+    settings; the send activity passes its own)."""
+    ladder = ladder or rules_from(get_settings().loyalty_rules_file).tiers
     with session_scope(url) as session:
         member = session.get(Member, request.member_id, with_for_update=True)
         if member is None:
             decision = Decision("skip", "member no longer exists")
         else:
-            decision = _decide(session, member, request, policy, now)
+            decision = _decide(session, member, request, policy, now, ladder)
         _write(session, request, decision, now)
         return decision
 
 
 def _decide(
-    session: Session, member: Member, request: SendRequest, policy: MessagingPolicy, now: datetime
+    session: Session,
+    member: Member,
+    request: SendRequest,
+    policy: MessagingPolicy,
+    now: datetime,
+    ladder: TierLadder,
 ) -> Decision:
     channel: Channel = request.channel
     address = member.email if channel == "email" else member.phone
@@ -95,12 +109,8 @@ def _decide(
         address=address,
         locale=member.locale,
         timezone=member.timezone,
-        member=member_context(member, loyalty_variables(session, member, _ladder())),
+        member=member_context(member, loyalty_variables(session, member, ladder)),
     )
-
-
-def _ladder() -> TierLadder:
-    return rules_from(get_settings().loyalty_rules_file).tiers
 
 
 def _consent_refusal(

@@ -27,6 +27,7 @@ from loyalflow.config import Settings
 from loyalflow.members.consent import TWILIO_OPTED_OUT, sms_opt_out, suppress
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
+from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.messaging import MessagingPolicy
 from loyalflow.security.tokens import preferences_url, unsubscribe_url
 from loyalflow.security.verp import verp_address
@@ -89,7 +90,8 @@ class SendActivities:
             return earlier
         # The server's clock for this attempt: the workflow's clock, also in skipped time.
         now = activity.info().current_attempt_scheduled_time
-        decision = await self._db(decide, request, self.policy, now)
+        ladder = rules_from(self.settings.loyalty_rules_file).tiers
+        decision = await self._db(decide, request, self.policy, now, ladder)
         if decision.action == "skip":
             return SendResult(
                 message_id=request.message_id,
@@ -170,7 +172,6 @@ class SendActivities:
             # Not accepted by the provider: safe to try again, so the row leaves `sending`.
             await self._db(ledger.mark, request, MessageStatus.DEFERRED, reason=f"retrying: {exc}")
             raise
-        # Already recorded by the email channel's `on_accepted`; for SMS, recorded here.
         return await self._db(
             ledger.finish,
             request,
