@@ -1,0 +1,1 @@
+"""Prometheus metrics shared by the API, the workers and the activities (prometheus_client)."""
