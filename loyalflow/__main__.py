@@ -1,3 +1,3 @@
-from loyalflow.cli.app import app
+from loyalflow.cli.app import main
 
-app()
+main()

@@ -14,8 +14,9 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from loyalflow.config import Settings, get_settings
-from loyalflow.members.ingest import get_member
+from loyalflow.members.profile import get_member
 from loyalflow.models.timeline import Explanation, Timeline
+from loyalflow.rules.loyalty import rules_from
 from loyalflow.runtime.connection import connect
 from loyalflow.support.explain import explain
 from loyalflow.support.resend import retry_send
@@ -88,7 +89,9 @@ def member_show(
     if as_json:
         console.print_json(timeline.model_dump_json())
         return
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     zone_name = member.timezone if member else "UTC"
     zone = ZoneInfo(zone_name)
     table = Table(

@@ -9,10 +9,9 @@ from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.config import get_settings
 from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
-from loyalflow.members.tiers import points_summary
-from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
+from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Consent, Event, Member
+from loyalflow.models.tables import Event, Member
 from loyalflow.rules.loyalty import LoyaltyRules, rules_from
 
 
@@ -47,24 +46,6 @@ def upsert_member(url: str, member_id: str, data: MemberIn) -> tuple[Member, boo
         session.add(member)
         session.flush()
         return member, created
-
-
-def get_member(url: str, member_id: str) -> MemberOut | None:
-    with session_scope(url) as session:
-        member = session.get(Member, member_id)
-        if member is None:
-            return None
-        consents = session.exec(
-            select(Consent).where(Consent.member_id == member_id).order_by(col(Consent.channel))
-        )
-        ladder = rules_from(get_settings().loyalty_rules_file).tiers
-        return MemberOut.model_validate(
-            {
-                **member.model_dump(),
-                "consents": [ConsentOut.model_validate(c) for c in consents],
-                "loyalty": points_summary(session, member, ladder),
-            }
-        )
 
 
 def store_events(

@@ -8,11 +8,12 @@ from typing import Any
 from sqlmodel import col, select
 
 from loyalflow.config import Settings
-from loyalflow.members.ingest import StoredEvent, get_member, store_events
+from loyalflow.members.ingest import StoredEvent, store_events
+from loyalflow.members.profile import get_member
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event
-from loyalflow.rules.loyalty import LoyaltyRules, TierLadder, TierLevel
+from loyalflow.rules.loyalty import LoyaltyRules, TierLadder, TierLevel, rules_from
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 LADDER = (
@@ -53,7 +54,9 @@ def test_purchases_earn_points_rounded_down_and_refunds_take_them_back(
     ingest(settings, r, event(member_id, "purchase", amount=30))
     ingest(settings, r, event(member_id, "purchase", amount=-30))  # refund
 
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     assert member is not None
     assert (member.points, member.purchase_count, member.total_spent) == (120, 2, 120.99)
     assert member.tier == "Bronze"
@@ -68,7 +71,9 @@ def test_a_refund_after_the_points_were_spent_leaves_a_negative_balance_in_the_l
     ingest(settings, r, event(member_id, "points.adjusted", points=-40))  # redeemed
     ingest(settings, r, event(member_id, "purchase", amount=-40))  # then refunded
 
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     assert member is not None
     assert (member.points, member.tier) == (-40, "Bronze")
 
@@ -94,7 +99,9 @@ def test_a_purchase_that_jumps_two_tiers_is_one_upgrade(settings: Settings, memb
     stored = ingest(settings, r, event(member_id, "purchase", amount=2500))
 
     assert ("tier.upgraded", {"from": "Bronze", "to": "Gold"}) in derived(stored)
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     assert member is not None and member.tier == "Gold"
 
 
@@ -106,7 +113,11 @@ def test_refunds_downgrade_only_when_the_rules_say_so(settings: Settings) -> Non
         ingest(settings, r, event(member_id, "purchase", amount=600))
         refund = ingest(settings, r, event(member_id, "purchase", amount=-200))
 
-        member = get_member(settings.effective_database_url, member_id)
+        member = get_member(
+            settings.effective_database_url,
+            member_id,
+            rules_from(settings.loyalty_rules_file).tiers,
+        )
         assert member is not None and member.tier == expected_tier, downgrade
         downgrades = [d for d in derived(refund) if d[0] == "tier.downgraded"]
         assert downgrades == (
@@ -138,7 +149,9 @@ def test_points_adjustments_move_the_balance_and_the_tier(
     stored = ingest(settings, r, event(member_id, "points.adjusted", points=750))
     assert derived(stored) == [("tier.upgraded", {"from": "Bronze", "to": "Silver"})]
     ingest(settings, r, event(member_id, "points.adjusted", points=-100))
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     assert member is not None and (member.points, member.tier) == (650, "Silver")
 
 
@@ -152,7 +165,9 @@ def test_consent_keeps_the_latest_decision_even_when_events_arrive_late(
     ingest(settings, r, event(member_id, "consent.updated", at=T0 + timedelta(days=2), **revoke))
     ingest(settings, r, event(member_id, "consent.updated", at=T0 + timedelta(days=1), **grant))
 
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     assert member is not None
     assert [(c.channel, c.topic, c.status, c.source) for c in member.consents] == [
         ("sms", "offers", "revoked", "sms-stop")
@@ -164,7 +179,9 @@ def test_profile_updates_change_only_the_fields_given(settings: Settings, member
     ingest(settings, r, event(member_id, "member.joined"))
     ingest(settings, r, event(member_id, "profile.updated", email="a@example.com", locale="fr"))
     ingest(settings, r, event(member_id, "profile.updated", first_name="Ana"))
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     assert member is not None
     assert (member.email, member.locale, member.first_name) == ("a@example.com", "fr", "Ana")
 
@@ -178,7 +195,9 @@ def test_concurrent_first_purchases_count_every_purchase_and_one_first(
     with ThreadPoolExecutor(max_workers=6) as pool:
         list(pool.map(lambda e: ingest(settings, r, e), purchases))
 
-    member = get_member(settings.effective_database_url, member_id)
+    member = get_member(
+        settings.effective_database_url, member_id, rules_from(settings.loyalty_rules_file).tiers
+    )
     assert member is not None
     assert (member.purchase_count, member.points, member.total_spent) == (12, 120, 120.0)
     with session_scope(settings.effective_database_url) as session:
@@ -203,5 +222,9 @@ def test_concurrent_batches_over_the_same_members_in_any_order_do_not_deadlock(
         list(pool.map(lambda batch: ingest(settings, r, *batch), batches))
 
     for member_id in members:
-        member = get_member(settings.effective_database_url, member_id)
+        member = get_member(
+            settings.effective_database_url,
+            member_id,
+            rules_from(settings.loyalty_rules_file).tiers,
+        )
         assert member is not None and member.purchase_count == 12

@@ -5,8 +5,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from loyalflow.api.deps import SettingsDep, TokenDep
 from loyalflow.api.errors import error_responses
-from loyalflow.members.ingest import get_member, upsert_member
+from loyalflow.members.ingest import upsert_member
+from loyalflow.members.profile import get_member
 from loyalflow.models.api import MEMBER_ID_PATTERN, MemberIn, MemberOut
+from loyalflow.rules.loyalty import rules_from
 
 router = APIRouter(prefix="/members", tags=["members"])
 MemberIdPath = Annotated[str, Path(pattern=MEMBER_ID_PATTERN)]
@@ -41,7 +43,8 @@ async def put_member(
     url = settings.effective_database_url
     _, created = await run_in_threadpool(upsert_member, url, member_id, body)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    member = await run_in_threadpool(get_member, url, member_id)
+    ladder = rules_from(settings.loyalty_rules_file).tiers
+    member = await run_in_threadpool(get_member, url, member_id, ladder)
     assert member is not None
     return member
 
@@ -53,7 +56,8 @@ async def put_member(
     responses=error_responses(401, 404),
 )
 async def read_member(member_id: MemberIdPath, settings: SettingsDep) -> MemberOut:
-    member = await run_in_threadpool(get_member, settings.effective_database_url, member_id)
+    ladder = rules_from(settings.loyalty_rules_file).tiers
+    member = await run_in_threadpool(get_member, settings.effective_database_url, member_id, ladder)
     if member is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no member {member_id!r}")
     return member
