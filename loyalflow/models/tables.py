@@ -17,6 +17,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -58,7 +59,7 @@ def _required_timestamp() -> Any:
 
 class Member(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=128)
-    email: str | None = Field(default=None, max_length=320)
+    email: str | None = Field(default=None, max_length=320, index=True)  # console look-ups
     phone: str | None = Field(default=None, max_length=20, index=True)  # inbound SMS lookups
     first_name: str | None = Field(default=None, max_length=200)
     locale: str = Field(default="en", max_length=35)
@@ -169,6 +170,12 @@ class MessageStatus(StrEnum):
 
 
 class Message(SQLModel, table=True):
+    # The console's message log pages newest first (keyset), over everything or one journey.
+    __table_args__ = (
+        Index("ix_message_created", "created_at", "message_id"),
+        Index("ix_message_journey_created", "journey_id", "created_at", "message_id"),
+    )
+
     message_id: str = Field(primary_key=True, max_length=64)
     member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
     journey_id: str = Field(max_length=64, index=True)
@@ -387,3 +394,71 @@ class AnonymousEvent(SQLModel, table=True):
     occurred_at: datetime = _required_timestamp()
     received_at: datetime = _required_timestamp()
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# The console (issue 18): accounts, sessions, login throttling and the audit log.
+
+
+class ConsoleUser(SQLModel, table=True):
+    """A person who signs in to the console; `role` is admin | marketer | support."""
+
+    __tablename__ = "console_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=48, unique=True)
+    password_hash: str = Field(max_length=255)  # Argon2id, in the PHC string format
+    role: str = Field(max_length=16)
+    locale: str | None = Field(default=None, max_length=8)  # None: the browser's language
+    created_at: datetime = _required_timestamp()
+    disabled_at: datetime | None = _timestamp()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so a
+    copy of the database signs nobody in."""
+
+    __tablename__ = "console_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("console_user.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _required_timestamp()
+    last_seen_at: datetime = _required_timestamp()
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed sign-ins, counted per name and per address over a window (throttling)."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_name_at", "name", "at"),
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=48)
+    ip: str = Field(max_length=64)
+    at: datetime = _required_timestamp()
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, to what: every console action and every `users` command."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_target", "target", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _required_timestamp()
+    actor: str = Field(max_length=64)  # a console user's name, or `cli`
+    action: str = Field(max_length=48)
+    target: str | None = Field(default=None, max_length=255)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    ip: str | None = Field(default=None, max_length=64)

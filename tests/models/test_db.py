@@ -47,6 +47,10 @@ TABLES = {
     "redemption",
     "reward_stock",
     "referral",
+    "console_user",
+    "console_session",
+    "login_attempt",
+    "audit_log",
 }
 
 
