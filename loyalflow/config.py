@@ -269,6 +269,16 @@ class Settings(BaseSettings):
     # `text` (one line per record) or `json` (one JSON object per line, for log collectors).
     log_format: Literal["text", "json"] = "text"
 
+    # The web console (issue 18), at {public_url}/console
+    # A session ends this long after sign-in, or after this long without a request.
+    console_session_hours: float = Field(default=8, gt=0)
+    console_idle_minutes: float = Field(default=30, gt=0)
+    # Sign-in refused for a while after this many failed attempts within the window, per user
+    # name and (a larger number) per client address; counted in the database, for every process.
+    console_login_failures: int = Field(default=5, ge=1)
+    console_login_failures_per_ip: int = Field(default=20, ge=1)
+    console_login_window_minutes: float = Field(default=15, gt=0)
+
     @field_validator("message_id_domain", "dkim_domain")
     @classmethod
     def _domain_name(cls, domain: str | None) -> str | None:

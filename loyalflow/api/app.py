@@ -30,6 +30,8 @@ from loyalflow.api.routes import (
 from loyalflow.catalog.event_types import event_types_from
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings, get_settings
+from loyalflow.console.app import create_console
+from loyalflow.console.rendering import PREFIX as CONSOLE_PREFIX
 from loyalflow.members.promotions import check_promotions
 from loyalflow.models.db import assert_schema_current
 from loyalflow.rules.loyalty import rules_from
@@ -98,4 +100,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.path_methods = path_methods(routers)
     app.add_exception_handler(segment.SegmentError, segment_error_handler)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
+    # The web console (pages, not API endpoints: it stays out of the OpenAPI document).
+    app.mount(CONSOLE_PREFIX, create_console(settings, lambda: app.state.temporal))
     return app

@@ -58,6 +58,11 @@ app = typer.Typer(
                 "engagement",
                 "Per journey and step: sent, human opens and clicks, machine ones, bounces.",
             ),
+            "users": Lazy(
+                "loyalflow.cli.users",
+                "users_app",
+                "Console users: add (password hashed with Argon2), list, disable.",
+            ),
             "demo": Lazy(
                 "loyalflow.cli.simulate",
                 "demo",

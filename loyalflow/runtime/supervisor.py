@@ -174,6 +174,9 @@ class Supervisor:
         table.add_row("API", self._api_url)
         table.add_row("API docs", f"{self._api_url}/docs")
         table.add_row(
+            "Console", f"{self._api_url}/console/ (loyalflow users add NAME --role admin)"
+        )
+        table.add_row(
             "Temporal", s.effective_temporal_address + f" (namespace {s.temporal_namespace})"
         )
         if s.embedded_temporal:

@@ -1,0 +1,114 @@
+"""Everything a member's console page shows, read in one place: profile, points and tier,
+consents, suppressions, runs, failed messages that can be re-sent, the whole timeline, and what
+staff did to the member (the audit log)."""
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+from temporalio.client import Client
+
+from loyalflow.config import Settings
+from loyalflow.members.consent import CHANNELS, page_topics
+from loyalflow.members.profile import get_member
+from loyalflow.models.api import MemberOut
+from loyalflow.models.db import read_scope
+from loyalflow.models.tables import (
+    AuditEntry,
+    Message,
+    MessageStatus,
+    SupportAction,
+    Suppression,
+    normalise_address,
+)
+from loyalflow.models.timeline import Timeline
+from loyalflow.rules.loyalty import rules_from
+from loyalflow.support.timeline import member_timeline
+
+FAILED_SHOWN = 50
+AUDIT_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    message_id: str
+    journey_id: str
+    step_id: str
+    channel: str
+    reason: str | None
+    retried_as: str | None
+
+
+@dataclass(frozen=True)
+class MemberPage:
+    member: MemberOut
+    suppressions: list[Suppression]
+    timeline: Timeline
+    failed: list[FailedMessage]
+    audit: list[AuditEntry]
+    channels: tuple[str, ...]
+    topics: list[str]
+
+
+def target(member_id: str) -> str:
+    return f"member:{member_id}"
+
+
+def _database_parts(
+    settings: Settings, member: MemberOut
+) -> tuple[list[Suppression], list[FailedMessage], list[AuditEntry], list[str]]:
+    with read_scope(settings.effective_database_url) as session:
+        suppressions = [
+            row
+            for channel, address in (("email", member.email), ("sms", member.phone))
+            if address
+            and (row := session.get(Suppression, (normalise_address(channel, address), channel)))
+        ]
+        failed_rows = session.exec(
+            select(Message)
+            .where(Message.member_id == member.id, Message.status == MessageStatus.FAILED)
+            .order_by(col(Message.created_at).desc())
+            .limit(FAILED_SHOWN)
+        ).all()
+        retried = dict(
+            session.exec(
+                select(SupportAction.message_id, SupportAction.new_message_id).where(
+                    SupportAction.member_id == member.id, SupportAction.action == "retry_send"
+                )
+            ).all()
+        )
+        failed = [
+            FailedMessage(
+                m.message_id,
+                m.journey_id,
+                m.step_id,
+                m.channel,
+                m.reason,
+                retried.get(m.message_id),
+            )
+            for m in failed_rows
+        ]
+        audit = list(
+            session.exec(
+                select(AuditEntry)
+                .where(AuditEntry.target == target(member.id))
+                .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
+                .limit(AUDIT_SHOWN)
+            )
+        )
+    decisions = {(c.channel, c.topic): c for c in member.consents}
+    topics = page_topics(settings, decisions)  # type: ignore[arg-type]
+    return suppressions, failed, audit, topics
+
+
+async def member_page(settings: Settings, member_id: str, client: Client) -> MemberPage | None:
+    ladder = rules_from(settings.loyalty_rules_file).tiers
+    url = settings.effective_database_url
+    member = await asyncio.to_thread(get_member, url, member_id, ladder)
+    if member is None:
+        return None
+    timeline = await member_timeline(settings, member_id, client)
+    if timeline is None:
+        return None
+    suppressions, failed, audit, topics = await asyncio.to_thread(_database_parts, settings, member)
+    return MemberPage(member, suppressions, timeline, failed, audit, CHANNELS, topics)
