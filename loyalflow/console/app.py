@@ -18,6 +18,8 @@ from loyalflow.console.routes import home, login, members, messages
 from loyalflow.console.security import SecurityHeaders
 from loyalflow.console.web import FormRefused, RoleRefused, SignInRequired
 
+NOT_FOUND = "Not found"
+
 
 async def _sign_in(request: Request, exc: Exception) -> Response:
     if request.method in ("GET", "HEAD"):
@@ -38,7 +40,7 @@ async def _form_refused(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    title = "Not found" if exc.status_code == 404 else str(exc.detail)
+    title = NOT_FOUND if exc.status_code == 404 else str(exc.detail)
     return page(request, "error.html", None, exc.status_code, title=title, field=None)
 
 

@@ -141,14 +141,17 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     cookies = {c["name"]: c["value"] for c in await context.cookies()}
     action = f"{live_console.url}/members/{member}/consent"
     fields = {"channel": "email", "topic": "onboarding", "status": "revoked"}
-    with httpx.Client(cookies=cookies) as client:
-        assert client.post(action, data=fields).status_code == 403
-        assert client.post(action, data={**fields, "csrf_token": "forged"}).status_code == 403
+    async with httpx.AsyncClient(cookies=cookies) as client:
+        assert (await client.post(action, data=fields)).status_code == 403
+        forged = await client.post(action, data={**fields, "csrf_token": "forged"})
+        assert forged.status_code == 403
         assert consents(live_console, member) == []
         await page.goto(f"{live_console.url}/members/{member}")
         token = await page.locator("#consent-form input[name=csrf_token]").get_attribute("value")
         assert token
-        done = client.post(action, data={**fields, "csrf_token": token}, follow_redirects=False)
+        done = await client.post(
+            action, data={**fields, "csrf_token": token}, follow_redirects=False
+        )
         assert done.status_code == 303
     [consent] = consents(live_console, member)
     assert (consent.channel, consent.topic, consent.status) == ("email", "onboarding", "revoked")

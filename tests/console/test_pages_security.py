@@ -72,11 +72,16 @@ async def test_a_marketer_sees_masked_contacts_and_member_input_as_text(
     await expect(page.get_by_role("button", name="Record on the member's behalf")).to_have_count(0)
     token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
     cookies = {c["name"]: c["value"] for c in await context.cookies()}
-    refused = httpx.post(
-        f"{live_console.url}/members/{member}/consent",
-        data={"channel": "email", "topic": "onboarding", "status": "revoked", "csrf_token": token},
-        cookies=cookies,
-    )
+    async with httpx.AsyncClient(cookies=cookies) as client:
+        refused = await client.post(
+            f"{live_console.url}/members/{member}/consent",
+            data={
+                "channel": "email",
+                "topic": "onboarding",
+                "status": "revoked",
+                "csrf_token": token,
+            },
+        )
     assert refused.status_code == 403
     assert dialogs == []  # the name never ran as a script
 

@@ -27,6 +27,11 @@ router = APIRouter()
 LOGIN_COOKIE = "loyalflow_console_login"
 LOGIN_SECONDS = 3600
 ALL_ROLES = ("admin", "marketer", "support")
+REFUSALS = {
+    "missing": "Enter your user name and password.",
+    "throttled": "Too many failed sign-ins. Wait a few minutes and try again.",
+    "wrong": "Wrong user name or password.",
+}
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -90,13 +95,12 @@ async def login(request: Request, settings: SettingsDep) -> Response:
     next_url = form.get("next", PREFIX + "/")
     name, password = form.get("name"), form.get("password")
     if not name or not password:
-        return _login_page(request, settings, next_url, "Enter your user name and password.", 400)
+        return _login_page(request, settings, next_url, REFUSALS["missing"], 400)
     outcome = await run_in_threadpool(authenticate, settings, name, password, client_ip(request))
     if outcome.throttled:
-        message = "Too many failed sign-ins. Wait a few minutes and try again."
-        return _login_page(request, settings, next_url, message, 429)
+        return _login_page(request, settings, next_url, REFUSALS["throttled"], 429)
     if outcome.user is None:
-        return _login_page(request, settings, next_url, "Wrong user name or password.", 401)
+        return _login_page(request, settings, next_url, REFUSALS["wrong"], 401)
     token = await run_in_threadpool(start_session, settings, outcome.user)
     response = RedirectResponse(_safe_next(next_url), 303)
     response.set_cookie(
