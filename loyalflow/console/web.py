@@ -47,6 +47,12 @@ def temporal_of(request: Request) -> Client:
     return provider()
 
 
+def wants_fragment(request: Request) -> bool:
+    """An htmx request for part of a page; not a history restore, which needs the whole page."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and not headers.get("hx-history-restore-request")
+
+
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 

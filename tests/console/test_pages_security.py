@@ -136,6 +136,12 @@ async def test_no_csp_violation_and_htmx_swaps_in_place(
     await expect(page.get_by_role("link", name=member)).to_be_visible()
     assert await page.evaluate("document.body.dataset.marker") == "same document"
     assert page.url.endswith(f"/members?q={member}")
+    # Back and forward restore whole pages, never a bare fragment.
+    await page.go_back()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Members")
+    await page.go_forward()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Members")
+    await expect(page.get_by_role("link", name=member)).to_be_visible()
     csp = [p for p in problems if "Content Security Policy" in p]
     assert csp == []
     assert await page.evaluate("document.querySelectorAll('style').length") == 0

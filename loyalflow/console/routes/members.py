@@ -20,7 +20,15 @@ from loyalflow.console.member_page import member_page, target
 from loyalflow.console.member_search import find_members
 from loyalflow.console.rendering import PREFIX, page
 from loyalflow.console.sessions import Viewer
-from loyalflow.console.web import Form, SettingsDep, TemporalDep, checked_form, client_ip, role
+from loyalflow.console.web import (
+    Form,
+    SettingsDep,
+    TemporalDep,
+    checked_form,
+    client_ip,
+    role,
+    wants_fragment,
+)
 from loyalflow.members.consent import record_changes
 from loyalflow.models.api import ConsentChange
 from loyalflow.models.db import read_scope
@@ -54,7 +62,7 @@ async def search(
     hits, next_after = await asyncio.to_thread(
         find_members, settings.effective_database_url, q, by_contact=contacts, after=after
     )
-    template = "members_results.html" if request.headers.get("hx-request") else "members.html"
+    template = "members_results.html" if wants_fragment(request) else "members.html"
     return page(
         request,
         template,

@@ -17,7 +17,7 @@ from loyalflow.console.message_log import (
 )
 from loyalflow.console.rendering import PREFIX, page
 from loyalflow.console.sessions import Viewer
-from loyalflow.console.web import SettingsDep, role
+from loyalflow.console.web import SettingsDep, role, wants_fragment
 from loyalflow.models.tables import MessageStatus
 
 router = APIRouter()
@@ -58,7 +58,7 @@ async def messages(
     next_url = None
     if next_cursor:
         next_url = f"{PREFIX}/messages?" + urlencode({**filters.query(), "before": next_cursor})
-    partial = request.headers.get("hx-request") and before
+    partial = wants_fragment(request) and before
     return page(
         request,
         "messages_rows.html" if partial else "messages.html",
