@@ -173,9 +173,7 @@ class Supervisor:
         table = Table(title="loyalflow is running", show_header=False, title_justify="left")
         table.add_row("API", self._api_url)
         table.add_row("API docs", f"{self._api_url}/docs")
-        table.add_row(
-            "Console", f"{self._api_url}/console/ (loyalflow users add NAME --role admin)"
-        )
+        table.add_row("Console", f"{self._api_url}/console/")
         table.add_row(
             "Temporal", s.effective_temporal_address + f" (namespace {s.temporal_namespace})"
         )
@@ -189,6 +187,7 @@ class Supervisor:
         protocol = "LMTP" if s.bounce_lmtp else "SMTP"
         table.add_row("Bounce receiver", f"{protocol} {s.bounce_host}:{s.bounce_port}")
         self.console.print(table)
+        self.console.print("First console user: loyalflow users add NAME --role admin")
         self.console.print("Press Ctrl-C to stop.")
 
     def _watch(self) -> int:

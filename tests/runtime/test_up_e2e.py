@@ -77,8 +77,11 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
     try:
         wait_for_log(log, READY, up, timeout=120)
         assert f"http://127.0.0.1:{ports['ui']}" in log.read_text()  # where the Web UI is
+        assert f"{api}/console/" in log.read_text()  # and the console
 
         async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+            sign_in = await http.get("/console/", follow_redirects=True)
+            assert sign_in.status_code == 200 and "Sign in to the console" in sign_in.text
             put = await http.put(
                 f"/members/{MEMBER}",
                 json={"email": "ada@example.com", "first_name": "Ada", "locale": "en"},
