@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from loyalflow.console.i18n import choose_locale, translator
+from loyalflow.console.masking import shown_as
 from loyalflow.console.sessions import Viewer
 
 PREFIX = "/console"
@@ -71,6 +72,8 @@ def render(request: Request, template: str, viewer: Viewer | None, **context: An
             current=request.url.path,
             root=PREFIX,
             static=static_url,
+            # Free text that may hold an address (bounce reasons...): masked for marketers.
+            shown=shown_as(role or ""),
             **context,
         )
     )

@@ -17,6 +17,7 @@ from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
 from loyalflow.console.accounts import add_user, authenticate
 from loyalflow.console.i18n import CATALOGS
+from loyalflow.console.masking import redact, shown_as
 from loyalflow.console.rendering import NAVIGATION, STATIC_DIR, TEMPLATES_DIR
 from loyalflow.console.sessions import find_session, start_session
 from loyalflow.models.db import session_scope
@@ -131,6 +132,14 @@ def test_sessions_end_at_their_expiry_and_when_idle(settings: Settings) -> None:
             row.expires_at -= timedelta(hours=settings.console_session_hours)
             session.add(row)
     assert find_session(settings, fresh) is None  # past its absolute expiry
+
+
+def test_free_text_is_redacted_for_marketers_only() -> None:
+    reason = "550 <Bob.Smith@mail.example.org> unknown; SMS to +14155550123 refused"
+    assert redact(reason) == "550 <B•••@mail.example.org> unknown; SMS to +14•••••••23 refused"
+    assert shown_as("marketer")(reason) == redact(reason)
+    assert shown_as("support")(reason) == shown_as("admin")(reason) == reason
+    assert shown_as("marketer")(None) == ""
 
 
 def test_every_text_of_the_console_has_its_french() -> None:

@@ -3,10 +3,13 @@ masked contact details for marketers, member input shown as text, no Content-Sec
 violation (htmx runs under the strict policy), and no serious accessibility problem on any page."""
 
 import json
+import uuid
 
 import httpx
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
+from loyalflow.models.db import session_scope
+from loyalflow.models.tables import Message
 from tests.conftest import unique_member_id
 from tests.console.conftest import AXE, LiveConsole, sign_in
 from tests.journey_helpers import create_member
@@ -53,6 +56,21 @@ async def test_a_marketer_sees_masked_contacts_and_member_input_as_text(
         phone="+33612345678",
         first_name=SCRIPT_NAME,
     )
+    bounce = "550 5.1.1 <alice@example.com>: no such user (sms fallback +33612345678)"
+    with session_scope(live_console.settings.effective_database_url) as session:
+        session.add(
+            Message(
+                message_id=str(uuid.uuid4()),
+                member_id=member,
+                journey_id="welcome",
+                workflow_id=f"journey-welcome-{member}",
+                step_id="welcome_email",
+                channel="email",
+                template="welcome",
+                status="failed",
+                reason=bounce,
+            )
+        )
     page = await context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))
@@ -66,8 +84,14 @@ async def test_a_marketer_sees_masked_contacts_and_member_input_as_text(
     await expect(page.locator("dd.email")).to_have_text("a•••@example.com")
     await expect(page.locator("dd.phone")).to_have_text("+33•••••••78")
     await expect(page.locator("dd.name")).to_have_text(SCRIPT_NAME)
+    await expect(page.locator("#failed ~ table")).to_contain_text("<a•••@example.com>")
+    # Not in the profile, not in free text such as a bounce reason, not in the message log.
     assert "alice@example.com" not in await page.content()
     assert "+33612345678" not in await page.content()
+    await page.goto(f"{live_console.url}/messages?status=failed&reason=no+such+user")
+    await expect(page.locator("#messages")).to_contain_text("+33•••••••78")
+    assert "alice@example.com" not in await page.content()
+    await page.goto(f"{live_console.url}/members/{member}")
     # Read-only: no action for a marketer, and the server refuses one anyway.
     await expect(page.get_by_role("button", name="Record on the member's behalf")).to_have_count(0)
     token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
