@@ -148,6 +148,21 @@ CATALOG: dict[str, str] = {
     "failed": "en échec",
     "delivered": "distribué",
     "bounced": "rejeté",
+    # Users
+    "Users": "Utilisateurs",
+    "Role": "Rôle",
+    "State": "État",
+    "disabled": "désactivé",
+    "active": "actif",
+    "Disable": "Désactiver",
+    "Disable {name}": "Désactiver {name}",
+    "Add a user": "Ajouter un utilisateur",
+    "Password again": "Mot de passe (à nouveau)",
+    "Add the user": "Ajouter l'utilisateur",
+    "Add console users with a role, or disable them.": (
+        "Ajouter des utilisateurs de la console avec un rôle, ou les désactiver."
+    ),
+    "The two passwords differ.": "Les deux mots de passe diffèrent.",
     # Audit log
     "Target": "Cible",
     "Address": "Adresse",

@@ -149,10 +149,10 @@ def test_every_text_of_the_console_has_its_french() -> None:
     texts |= {label for _, label, _ in NAVIGATION}
     for module in (ROOT / "loyalflow" / "console").rglob("*.py"):
         source = module.read_text()
-        texts |= set(re.findall(r'(?:title|error|NOT_FOUND) ?= ?"([^"{]+)"', source))
+        texts |= set(re.findall(r'(?:title|error|NOT_FOUND|MISMATCH) ?= ?"([^"{]+)"', source))
         texts |= set(re.findall(r'^\s+"\w+": "([A-Z][^"]+\.)",$', source, re.MULTILINE))
     missing = sorted(t for t in texts if t not in CATALOGS["fr"])
-    assert {"Not found", "Not for your role", "Wrong user name or password."} <= texts
+    assert {"Not found", "Wrong user name or password.", "The two passwords differ."} <= texts
     assert len(texts) > 80
     assert missing == []
 

@@ -40,7 +40,7 @@ def test_bad_input_is_a_clear_4xx(live_console: LiveConsole) -> None:
             assert response.status_code == status, (path, response.text)
             if field:
                 assert f"Check the field: {field}" in response.text
-        posts = (
+        posts: tuple[tuple[str, dict[str, str], int, str | None], ...] = (
             (f"/members/{member}/runs/journey-welcome-nobody/exit", {"reason": "x"}, 404, None),
             (
                 f"/members/{member}/runs/journey-welcome-{member}/exit",

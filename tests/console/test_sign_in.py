@@ -26,7 +26,7 @@ async def test_each_role_signs_in_and_sees_its_pages(
 ) -> None:
     users = live_console.users
     expected = {
-        users.admin: ["Members", "Messages", "Audit log"],
+        users.admin: ["Members", "Messages", "Users", "Audit log"],
         users.support: ["Members", "Messages"],
         users.marketer: ["Members", "Messages"],
     }
