@@ -127,6 +127,7 @@ async def pages_of_the_console(page: Page, console: LiveConsole, member: str) ->
         f"/members/{member}",
         "/messages",
         "/messages?status=failed",
+        "/users",
         "/audit",
         "/no-such-page",
     ):
@@ -199,13 +200,14 @@ async def test_axe_finds_no_serious_or_critical_problem_on_any_page(
         f"/members?q={member}",
         f"/members/{member}",
         "/messages",
+        "/users",
         "/audit",
         "/no-such-page",
     ):
         await page.goto(live_console.url + path)
         await check()
     await context.close()
-    assert len(found) == 7
+    assert len(found) == 8
     assert {url: problems for url, problems in found.items() if problems} == {}
 
 
