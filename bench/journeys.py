@@ -24,6 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
@@ -42,7 +43,7 @@ from bare_workflow import (
     write_message,
 )
 from journeys_report import IDLE_SAMPLES, Phase, Run, report
-from stack import RESULTS_DIR, Stack, console, loyalflow_up
+from stack import RESULTS_DIR, Stack, console, loyalflow_up, profiled
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -126,6 +127,7 @@ async def run_phase(
     journeys: int,
     concurrency: int,
     cpu: CpuProbe,
+    profile: AbstractContextManager[None] | None = None,
 ) -> Phase:
     """Warm-up (not counted), then journeys one at a time (idle latency), then N at C in flight."""
     await measure(outbox, addresses(f"r{number}warm", WARMUP), start, concurrency)
@@ -134,7 +136,8 @@ async def run_phase(
         idle += (await measure(outbox, [recipient], start, 1)).latencies_ms
         await asyncio.sleep(IDLE_PAUSE_SECONDS)
     before = cpu()
-    loaded = await measure(outbox, addresses(f"r{number}m", journeys), start, concurrency)
+    with profile or nullcontext():
+        loaded = await measure(outbox, addresses(f"r{number}m", journeys), start, concurrency)
     load_average = os.getloadavg()[0]
     await asyncio.sleep(SETTLE_SECONDS)
     cpu_ms = {k: (v - before.get(k, 0)) * 1000 / journeys for k, v in cpu().items()}
@@ -155,7 +158,9 @@ async def bounded(concurrency: int, calls: list[Awaitable[None]]) -> None:
     await asyncio.gather(*(one(c) for c in calls))
 
 
-async def loyalflow_phase(stack: Stack, number: int, journeys: int, concurrency: int) -> Phase:
+async def loyalflow_phase(
+    stack: Stack, number: int, journeys: int, concurrency: int, py_spy: Path | None
+) -> Phase:
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
 
@@ -185,7 +190,14 @@ async def loyalflow_phase(stack: Stack, number: int, journeys: int, concurrency:
         await bounded(concurrency, [put_member(e) for e in members])
         outbox = Outbox(stack.outbox)
         return await run_phase(
-            "loyalflow", number, outbox, join, journeys, concurrency, stack.cpu_seconds
+            "loyalflow",
+            number,
+            outbox,
+            join,
+            journeys,
+            concurrency,
+            stack.cpu_seconds,
+            profiled(py_spy, stack, f"journeys-r{number}", gil=True) if number == 1 else None,
         )
 
 
@@ -220,12 +232,14 @@ async def baseline_phase(
         )
 
 
-async def run(stack: Stack, rounds: int, journeys: int, concurrency: int) -> list[dict[str, Phase]]:
+async def run(
+    stack: Stack, rounds: int, journeys: int, concurrency: int, py_spy: Path | None
+) -> list[dict[str, Phase]]:
     client = await Client.connect(stack.temporal_address, namespace="default")
     results: list[dict[str, Phase]] = []
     for number in range(1, rounds + 1):
         console.print(f"round {number}: {journeys} welcome journeys through the API …")
-        phases = {"loyalflow": await loyalflow_phase(stack, number, journeys, concurrency)}
+        phases = {"loyalflow": await loyalflow_phase(stack, number, journeys, concurrency, py_spy)}
         for name in ("bare", "shaped"):
             console.print(f"round {number}: {journeys} {name} workflows …")
             phases[name] = await baseline_phase(stack, client, name, number, journeys, concurrency)
@@ -238,6 +252,9 @@ def main() -> None:
     parser.add_argument("--journeys", type=int, default=200, help="journeys per phase")
     parser.add_argument("--concurrency", type=int, default=20, help="starts in flight at once")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the phases")
+    parser.add_argument(
+        "--py-spy", type=Path, help="py-spy binary: profile round 1's loyalflow phase (+ perf)"
+    )
     args = parser.parse_args()
     if args.journeys < 2 or args.concurrency < 1 or args.rounds < 1:
         parser.error("need --journeys >= 2, --concurrency >= 1 and --rounds >= 1")
@@ -245,7 +262,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="loyalflow-bench-") as tmp,
         loyalflow_up(Path(tmp)) as stack,
     ):
-        rounds = asyncio.run(run(stack, args.rounds, args.journeys, args.concurrency))
+        rounds = asyncio.run(run(stack, args.rounds, args.journeys, args.concurrency, args.py_spy))
     summary = report(rounds, args.concurrency)
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"journeys-{datetime.now():%Y%m%d-%H%M%S}.json"
