@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -47,6 +48,7 @@ from stack import RESULTS_DIR, Stack, console, loyalflow_up, profiled
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+PACKAGE_JOURNEYS = Path(__file__).resolve().parent.parent / "loyalflow" / "catalog" / "journeys"
 POLL_SECONDS = 0.005  # outbox scan interval: latency resolution
 EMAIL_TIMEOUT_SECONDS = 120
 SETTLE_SECONDS = 1.0  # after the last email, let the journeys reach their timer before CPU is read
@@ -247,11 +249,29 @@ async def run(
     return results
 
 
+def catalog_env(home: Path, catalog: str) -> dict[str, str]:
+    """`welcome`: a catalog of the welcome journey alone, so that one `member.joined` starts one
+    journey, as one start starts one bare workflow. `all`: the built-in catalog, where it also
+    starts the birthday journey (which exits at once for a member without a birthday)."""
+    if catalog == "all":
+        return {}
+    directory = home / "journeys"
+    directory.mkdir()
+    shutil.copy(PACKAGE_JOURNEYS / "welcome.yaml", directory)
+    return {"LOYALFLOW_JOURNEYS_DIR": str(directory)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--journeys", type=int, default=200, help="journeys per phase")
     parser.add_argument("--concurrency", type=int, default=20, help="starts in flight at once")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the phases")
+    parser.add_argument(
+        "--catalog",
+        choices=["welcome", "all"],
+        default="welcome",
+        help="journeys a join starts: welcome alone (default) or every built-in one",
+    )
     parser.add_argument(
         "--py-spy", type=Path, help="py-spy binary: profile round 1's loyalflow phase (+ perf)"
     )
@@ -260,10 +280,10 @@ def main() -> None:
         parser.error("need --journeys >= 2, --concurrency >= 1 and --rounds >= 1")
     with (
         tempfile.TemporaryDirectory(prefix="loyalflow-bench-") as tmp,
-        loyalflow_up(Path(tmp)) as stack,
+        loyalflow_up(Path(tmp), catalog_env(Path(tmp), args.catalog)) as stack,
     ):
         rounds = asyncio.run(run(stack, args.rounds, args.journeys, args.concurrency, args.py_spy))
-    summary = report(rounds, args.concurrency)
+    summary = report(rounds, args.concurrency) | {"catalog": args.catalog}
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"journeys-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
-from stack import console
 
 IDLE_SAMPLES = 20
+console = Console(width=160)  # the tables are wide; a pipe or a log file gets them whole
 PROCESSES = ["temporal", "worker", "api", "bench"]
 # bench/journeys.py's phase names, in the order a round runs them; ratios are ours / each baseline.
 OURS, BASELINES = "loyalflow", ("bare", "shaped")
@@ -113,7 +114,7 @@ def report(rounds: list[dict[str, Phase]], concurrency: int) -> dict[str, Any]:
                 *(f"{phase.cpu_ms.get(name, 0.0):.1f}" for name in PROCESSES),
                 f"{phase.load_average:.2f}",
             )
-    console.print(table, width=150)
+    console.print(table)
     summary = Table(title="loyalflow / baseline, per round and median", caption="cpu: total CPU ms")
     for column in ("baseline", "journeys/s ratios", "median", "idle p50 ratio", "cpu ratio"):
         summary.add_column(column, justify="left" if column == "baseline" else "right")
@@ -128,7 +129,7 @@ def report(rounds: list[dict[str, Phase]], concurrency: int) -> dict[str, Any]:
             f"{medians[baseline]['idle_p50']:.1f}x",
             f"{medians[baseline]['cpu_total']:.1f}x",
         )
-    console.print(summary, width=150)
+    console.print(summary)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", *sys.argv]),

@@ -295,6 +295,9 @@ class SendActivities:
 
 
 async def _heartbeat_forever() -> None:
+    # The first beat after a pause, not at once: a send that is over in under 2 s (nearly all
+    # of them) then costs the server no heartbeat write, and a stuck one still beats long
+    # before the 10 s heartbeat timeout.
     while True:
-        activity.heartbeat()
         await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)
+        activity.heartbeat()
