@@ -9,88 +9,54 @@ email's file appearing in the outbox.
 Phase B (bare): the same server, an in-process worker, a workflow that runs one activity writing a
 small .eml-like file, then sleeps for three days. Latency: from just before start_workflow to the
 file appearing.
+Phase C (shaped): the same, with the welcome journey's shape of commands (bench/bare_workflow.py).
 Each phase: a warm-up (not counted), 20 journeys one at a time (idle latency), then N journeys
-with C starts in flight (throughput, p50/p99, CPU per journey by process). See bench/README.md.
+with C starts in flight (throughput, p50/p99, CPU per journey by process). `--rounds R` runs the
+three phases R times, interleaved, and reports every round and the median ratios. See
+bench/README.md.
 """
 
 import argparse
 import asyncio
 import json
 import os
-import statistics
-import sys
+import shutil
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
 
 import httpx
-from bare_workflow import TASK_QUEUE, BareInput, BareWorkflow, write_message
-from rich.table import Table
-from stack import (
-    RESULTS_DIR,
-    Stack,
-    console,
-    loyalflow_up,
+from bare_workflow import (
+    SHAPED_TASK_QUEUE,
+    TASK_QUEUE,
+    BareInput,
+    BareWorkflow,
+    ShapedWorkflow,
+    create_database,
+    pick,
+    record_and_write,
+    write_message,
 )
+from journeys_report import IDLE_SAMPLES, Phase, Run, report
+from stack import RESULTS_DIR, Stack, console, loyalflow_up, profiled
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+PACKAGE_JOURNEYS = Path(__file__).resolve().parent.parent / "loyalflow" / "catalog" / "journeys"
 POLL_SECONDS = 0.005  # outbox scan interval: latency resolution
 EMAIL_TIMEOUT_SECONDS = 120
 SETTLE_SECONDS = 1.0  # after the last email, let the journeys reach their timer before CPU is read
-IDLE_SAMPLES = 20
 IDLE_PAUSE_SECONDS = 0.2  # lets the previous journey reach its timer
 WARMUP = 5
 
 Start = Callable[[str], Awaitable[None]]
 CpuProbe = Callable[[], dict[str, float]]
-
-
-@dataclass(frozen=True)
-class Run:
-    wall_seconds: float  # first start to last email
-    latencies_ms: list[float]  # per journey: just before its start to its email's appearance
-    calls_ms: list[float]  # how long each start call (POST /events, start_workflow) took
-
-
-@dataclass(frozen=True)
-class Phase:
-    name: str
-    loaded: Run  # N journeys, C starts in flight
-    idle_ms: list[float]  # latencies of journeys started one at a time on an idle system
-    cpu_ms: dict[str, float]  # CPU time per journey of the loaded run, by process
-
-    @property
-    def journeys(self) -> int:
-        return len(self.loaded.latencies_ms)
-
-    @property
-    def per_second(self) -> float:
-        return self.journeys / self.loaded.wall_seconds
-
-    def percentile(self, percent: int, values: list[float] | None = None) -> float:
-        values = self.loaded.latencies_ms if values is None else values
-        return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "journeys": self.journeys,
-            "wall_seconds": round(self.loaded.wall_seconds, 3),
-            "journeys_per_second": round(self.per_second, 2),
-            "p50_ms": round(self.percentile(50), 1),
-            "p99_ms": round(self.percentile(99), 1),
-            "start_call_p50_ms": round(self.percentile(50, self.loaded.calls_ms), 1),
-            "idle_p50_ms": round(statistics.median(self.idle_ms), 1),
-            "cpu_ms_per_journey": {name: round(ms, 1) for name, ms in self.cpu_ms.items()},
-        }
 
 
 class Outbox:
@@ -156,19 +122,28 @@ async def measure(outbox: Outbox, recipients: list[str], start: Start, concurren
 
 
 async def run_phase(
-    name: str, outbox: Outbox, start: Start, journeys: int, concurrency: int, cpu: CpuProbe
+    name: str,
+    number: int,
+    outbox: Outbox,
+    start: Start,
+    journeys: int,
+    concurrency: int,
+    cpu: CpuProbe,
+    profile: AbstractContextManager[None] | None = None,
 ) -> Phase:
     """Warm-up (not counted), then journeys one at a time (idle latency), then N at C in flight."""
-    await measure(outbox, addresses("warm", WARMUP), start, concurrency)
+    await measure(outbox, addresses(f"r{number}warm", WARMUP), start, concurrency)
     idle: list[float] = []
-    for recipient in addresses("idle", IDLE_SAMPLES):
+    for recipient in addresses(f"r{number}idle", IDLE_SAMPLES):
         idle += (await measure(outbox, [recipient], start, 1)).latencies_ms
         await asyncio.sleep(IDLE_PAUSE_SECONDS)
     before = cpu()
-    loaded = await measure(outbox, addresses("m", journeys), start, concurrency)
+    with profile or nullcontext():
+        loaded = await measure(outbox, addresses(f"r{number}m", journeys), start, concurrency)
+    load_average = os.getloadavg()[0]
     await asyncio.sleep(SETTLE_SECONDS)
     cpu_ms = {k: (v - before.get(k, 0)) * 1000 / journeys for k, v in cpu().items()}
-    return Phase(name, loaded, idle, cpu_ms)
+    return Phase(name, number, loaded, idle, cpu_ms, load_average)
 
 
 def addresses(prefix: str, count: int) -> list[str]:
@@ -185,7 +160,9 @@ async def bounded(concurrency: int, calls: list[Awaitable[None]]) -> None:
     await asyncio.gather(*(one(c) for c in calls))
 
 
-async def loyalflow_phase(stack: Stack, journeys: int, concurrency: int) -> Phase:
+async def loyalflow_phase(
+    stack: Stack, number: int, journeys: int, concurrency: int, py_spy: Path | None
+) -> Phase:
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
 
@@ -208,117 +185,105 @@ async def loyalflow_phase(stack: Stack, journeys: int, concurrency: int) -> Phas
 
         # Members are created up front: the measurements cover the journeys only.
         members = [
-            *addresses("warm", WARMUP),
-            *addresses("idle", IDLE_SAMPLES),
-            *addresses("m", journeys),
+            *addresses(f"r{number}warm", WARMUP),
+            *addresses(f"r{number}idle", IDLE_SAMPLES),
+            *addresses(f"r{number}m", journeys),
         ]
         await bounded(concurrency, [put_member(e) for e in members])
         outbox = Outbox(stack.outbox)
-        return await run_phase("loyalflow", outbox, join, journeys, concurrency, stack.cpu_seconds)
+        return await run_phase(
+            "loyalflow",
+            number,
+            outbox,
+            join,
+            journeys,
+            concurrency,
+            stack.cpu_seconds,
+            profiled(py_spy, stack, f"journeys-r{number}", gil=True) if number == 1 else None,
+        )
 
 
-async def bare_phase(stack: Stack, journeys: int, concurrency: int) -> Phase:
-    client = await Client.connect(stack.temporal_address, namespace="default")
-    directory = stack.home / "bare-outbox"
+async def baseline_phase(
+    stack: Stack, client: Client, name: str, number: int, journeys: int, concurrency: int
+) -> Phase:
+    """A bare workflow (`bare` or `shaped`) on the same server, worker in this process."""
+    directory = stack.home / f"{name}-outbox"
+    database = str(stack.home / "shaped.db")
+    create_database(database)
+    workflow, queue = (
+        (BareWorkflow, TASK_QUEUE) if name == "bare" else (ShapedWorkflow, SHAPED_TASK_QUEUE)
+    )
 
     async def start(email: str) -> None:
         await client.start_workflow(
-            BareWorkflow.run,
-            BareInput(recipient=email, outbox=str(directory)),
-            id=f"bare-{email}",
-            task_queue=TASK_QUEUE,
+            workflow.run,
+            BareInput(recipient=email, outbox=str(directory), database=database),
+            id=f"{name}-{email}",
+            task_queue=queue,
         )
 
     async with Worker(
-        client, task_queue=TASK_QUEUE, workflows=[BareWorkflow], activities=[write_message]
+        client,
+        task_queue=queue,
+        workflows=[workflow],
+        activities=[write_message] if name == "bare" else [pick, record_and_write],
     ):
         outbox = Outbox(directory)
-        return await run_phase("bare", outbox, start, journeys, concurrency, stack.cpu_seconds)
-
-
-def report(phases: list[Phase], concurrency: int) -> dict[str, Any]:
-    nproc = len(os.sched_getaffinity(0))
-    ours, bare = phases
-    ratios = {
-        "throughput": ours.per_second / bare.per_second,
-        "p50": ours.percentile(50) / bare.percentile(50),
-        "p99": ours.percentile(99) / bare.percentile(99),
-        "idle_p50": statistics.median(ours.idle_ms) / statistics.median(bare.idle_ms),
-    }
-    table = Table(
-        title=f"welcome journeys (nproc {nproc}, concurrency {concurrency})",
-        caption=(
-            "times in ms; ratio: loyalflow / bare; call: POST /events or start_workflow; "
-            f"idle: {IDLE_SAMPLES} journeys started one at a time"
-        ),
-    )
-    for column in ("", "n", "wall s", "journeys/s", "p50", "p99", "call p50", "idle p50"):
-        table.add_column(column, justify="right" if column else "left")
-    for phase in phases:
-        s = phase.summary()
-        table.add_row(
-            phase.name,
-            str(phase.journeys),
-            f"{phase.loaded.wall_seconds:.2f}",
-            f"{phase.per_second:.1f}",
-            f"{s['p50_ms']:.0f}",
-            f"{s['p99_ms']:.0f}",
-            f"{s['start_call_p50_ms']:.0f}",
-            f"{s['idle_p50_ms']:.0f}",
+        return await run_phase(
+            name, number, outbox, start, journeys, concurrency, stack.cpu_seconds
         )
-    table.add_row(
-        "ratio",
-        "",
-        "",
-        f"{ratios['throughput']:.2f}x",
-        f"{ratios['p50']:.1f}x",
-        f"{ratios['p99']:.1f}x",
-        "",
-        f"{ratios['idle_p50']:.1f}x",
-    )
-    console.print(table)
-    cpu = Table(
-        title="CPU ms per journey (loaded run), by process",
-        caption="bench: this process (and the bare worker, in B)",
-    )
-    processes = ["temporal", "worker", "api", "bench"]
-    for column in ("", *processes, "total"):
-        cpu.add_column(column, justify="right" if column else "left")
-    for phase in phases:
-        shown = [phase.cpu_ms.get(name, 0.0) for name in processes]
-        cpu.add_row(phase.name, *(f"{ms:.1f}" for ms in [*shown, sum(shown)]))
-    console.print(cpu)
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *sys.argv]),
-        "nproc": nproc,
-        "concurrency": concurrency,
-        "phases": [phase.summary() for phase in phases],
-        "ratios": {name: round(value, 3) for name, value in ratios.items()},
-    }
 
 
-async def run(stack: Stack, journeys: int, concurrency: int) -> list[Phase]:
-    console.print(f"phase A: {journeys} welcome journeys through the API …")
-    ours = await loyalflow_phase(stack, journeys, concurrency)
-    console.print(f"phase B: {journeys} bare workflows …")
-    bare = await bare_phase(stack, journeys, concurrency)
-    return [ours, bare]
+async def run(
+    stack: Stack, rounds: int, journeys: int, concurrency: int, py_spy: Path | None
+) -> list[dict[str, Phase]]:
+    client = await Client.connect(stack.temporal_address, namespace="default")
+    results: list[dict[str, Phase]] = []
+    for number in range(1, rounds + 1):
+        console.print(f"round {number}: {journeys} welcome journeys through the API …")
+        phases = {"loyalflow": await loyalflow_phase(stack, number, journeys, concurrency, py_spy)}
+        for name in ("bare", "shaped"):
+            console.print(f"round {number}: {journeys} {name} workflows …")
+            phases[name] = await baseline_phase(stack, client, name, number, journeys, concurrency)
+        results.append(phases)
+    return results
+
+
+def catalog_env(home: Path, catalog: str) -> dict[str, str]:
+    """`welcome`: a catalog of the welcome journey alone, so that one `member.joined` starts one
+    journey, as one start starts one bare workflow. `all`: the built-in catalog, where it also
+    starts the birthday journey (which exits at once for a member without a birthday)."""
+    if catalog == "all":
+        return {}
+    directory = home / "journeys"
+    directory.mkdir()
+    shutil.copy(PACKAGE_JOURNEYS / "welcome.yaml", directory)
+    return {"LOYALFLOW_JOURNEYS_DIR": str(directory)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--journeys", type=int, default=200, help="journeys per phase")
     parser.add_argument("--concurrency", type=int, default=20, help="starts in flight at once")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the phases")
+    parser.add_argument(
+        "--catalog",
+        choices=["welcome", "all"],
+        default="welcome",
+        help="journeys a join starts: welcome alone (default) or every built-in one",
+    )
+    parser.add_argument(
+        "--py-spy", type=Path, help="py-spy binary: profile round 1's loyalflow phase (+ perf)"
+    )
     args = parser.parse_args()
-    if args.journeys < 2 or args.concurrency < 1:
-        parser.error("need --journeys >= 2 and --concurrency >= 1")
+    if args.journeys < 2 or args.concurrency < 1 or args.rounds < 1:
+        parser.error("need --journeys >= 2, --concurrency >= 1 and --rounds >= 1")
     with (
         tempfile.TemporaryDirectory(prefix="loyalflow-bench-") as tmp,
-        loyalflow_up(Path(tmp)) as stack,
+        loyalflow_up(Path(tmp), catalog_env(Path(tmp), args.catalog)) as stack,
     ):
-        phases = asyncio.run(run(stack, args.journeys, args.concurrency))
-    summary = report(phases, args.concurrency)
+        rounds = asyncio.run(run(stack, args.rounds, args.journeys, args.concurrency, args.py_spy))
+    summary = report(rounds, args.concurrency) | {"catalog": args.catalog}
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"journeys-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")

@@ -3,6 +3,7 @@ sampling of its processes (from /proc), a PostgreSQL schema per run, and py-spy 
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -149,20 +150,23 @@ def pg_schema(base_url: str, schema: str) -> Iterator[str]:
 
 
 def child_pid(stack: Stack, name: str) -> int | None:
-    """The pid of `loyalflow api` or `loyalflow worker` under `loyalflow up`."""
+    """The pid of `loyalflow api`, `loyalflow worker` or (name "temporal") the dev server."""
     for child in Path(f"/proc/{stack.pid}/task/{stack.pid}/children").read_text().split():
         args = Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-        if args[-1].decode() == name:
+        if args[-1].decode() == name or (name == "temporal" and b"start-dev" in args):
             return int(child)
     return None
 
 
 @contextmanager
-def profiled(py_spy: Path | None, stack: Stack, label: str) -> Iterator[None]:
-    """py-spy (sampling, 100 Hz) on the API and the worker; collapsed stacks to bench/results."""
+def profiled(py_spy: Path | None, stack: Stack, label: str, *, gil: bool = False) -> Iterator[None]:
+    """py-spy (sampling, 100 Hz) on the API and the worker, collapsed stacks to bench/results;
+    and `perf record` on the Temporal server when `perf` is installed. `gil`: sample only the
+    thread holding the GIL, i.e. where Python spends CPU, not where it waits."""
     if py_spy is None:
         yield
         return
+    RESULTS_DIR.mkdir(exist_ok=True)
     recorders: list[subprocess.Popen[bytes]] = []
     for name in ("api", "worker"):
         pid = child_pid(stack, name)
@@ -170,12 +174,20 @@ def profiled(py_spy: Path | None, stack: Stack, label: str) -> Iterator[None]:
             continue
         out = RESULTS_DIR / f"{label}-{name}.txt"
         command = [str(py_spy), "record", "--pid", str(pid), "--format", "raw", "-r", "100"]
+        command += ["--gil"] if gil else []
         recorders.append(
             subprocess.Popen(
                 [*command, "--nonblocking", "-o", str(out)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
+        )
+    temporal, perf = child_pid(stack, "temporal"), shutil.which("perf")
+    if temporal is not None and perf is not None:  # the Go server: `perf report -i` reads it
+        out = RESULTS_DIR / f"{label}-temporal.perf"
+        command = [perf, "record", "-F", "99", "-g", "-p", str(temporal), "-o", str(out)]
+        recorders.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         )
     try:
         yield

@@ -11,8 +11,10 @@ best side by side, as the reference a journey author checks against.
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import time, timedelta
-from typing import Annotated, Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -291,15 +293,23 @@ class Journey(_Strict):
             seen.add(step.id)
         return self
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """Content hash: a changed definition is a new version; runs in flight keep theirs."""
+        """Content hash: a changed definition is a new version; runs in flight keep theirs.
+
+        Cached: the router asks for it several times per event, and a frozen model's content
+        cannot change (`model_copy` below drops the cached value along with the old content)."""
         canonical = json.dumps(
             self.model_dump(mode="json", exclude_defaults=True),
             sort_keys=True,
             separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("version", None)
+        return copy
 
     def workflow_id(self, member_id: str, entry: int = 1) -> str:
         # Member ids never contain '#', so entry 2 of one member cannot collide with another's.
