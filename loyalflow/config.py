@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     # Loyalty mechanics (issue 14)
     # The rewards catalogue members redeem points for (POST /members/{id}/redemptions).
     rewards_file: Path = PACKAGE_DIR / "rules" / "rewards.yaml"
+    # Prometheus metrics (issue 17). A worker serves GET /metrics on this port when it is set
+    # (`loyalflow up` sets it, see runtime/supervisor.py); each worker on a host needs its own.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0: scraped from other hosts
+    # Read-only bearer token for GET /metrics (API and workers): scrapers need not hold the API
+    # token. With LOYALFLOW_API_TOKEN or this set, /metrics takes either; with neither, it is open.
+    metrics_token: SecretStr | None = None
 
     @field_validator("template_locales", mode="before")
     @classmethod

@@ -14,11 +14,13 @@ from loyalflow.api.errors import (
     validation_error_handler,
 )
 from loyalflow.api.openapi import describe_event_types
+from loyalflow.api.request_metrics import RequestMetricsMiddleware
 from loyalflow.api.routes import (
     codec,
     events,
     health,
     members,
+    metrics,
     preferences,
     redemptions,
     segment,
@@ -92,10 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracking.router,
         codec.router,
         segment.router,
+        metrics.router,
     ]
     for router in routers:
         app.include_router(router)
     app.state.path_methods = path_methods(routers)
     app.add_exception_handler(segment.SegmentError, segment_error_handler)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
+    app.add_middleware(RequestMetricsMiddleware)  # outermost: times every request, CORS too
     return app
