@@ -234,7 +234,7 @@ class Settings(BaseSettings):
     def _public_url_from_api(self) -> Self:
         # Unset, the links follow the API: LOYALFLOW_API_PORT=8080 must not leave them on 8000.
         if "public_url" not in self.model_fields_set:
-            self.public_url = f"http://{_url_host(self.api_host)}:{self.api_port}"
+            self.public_url = f"http://{url_host(self.api_host)}:{self.api_port}"
         return self
 
     @property
@@ -352,7 +352,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
     """The host part of a URL for the API's listen address: a wildcard (`0.0.0.0`, `::`) is not
     reachable as such, so links use the loopback address; IPv6 gets its brackets."""
     name = host.strip().strip("[]")

@@ -68,7 +68,9 @@ class WorkerMetricsServer:
     def __init__(
         self, host: str, port: int, *, temporal_url: str | None, tokens: list[str]
     ) -> None:
-        handler = _handler(temporal_url, tokens)
+        # Read at each scrape: the worker learns the SDK's address after binding its own port.
+        self.temporal_url = temporal_url
+        handler = _handler(self, tokens)
         try:
             self._server = ThreadingHTTPServer((host, port), handler)
         except OSError as exc:
@@ -95,7 +97,7 @@ class WorkerMetricsServer:
         self._server.server_close()
 
 
-def _handler(temporal_url: str | None, tokens: list[str]) -> type[BaseHTTPRequestHandler]:
+def _handler(server: WorkerMetricsServer, tokens: list[str]) -> type[BaseHTTPRequestHandler]:
     class MetricsHandler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.split("?", 1)[0] != "/metrics":
@@ -105,8 +107,8 @@ def _handler(temporal_url: str | None, tokens: list[str]) -> type[BaseHTTPReques
                 self._answer(401, b"missing or wrong bearer token\n", bearer=True)
                 return
             body = exposition(REGISTRY)
-            if temporal_url is not None:
-                body += scrape_text(temporal_url)
+            if server.temporal_url is not None:
+                body += scrape_text(server.temporal_url)
             self._answer(200, body, content_type=CONTENT_TYPE)
 
         def _answer(
