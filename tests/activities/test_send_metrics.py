@@ -61,10 +61,10 @@ async def test_a_transient_refusal_counts_as_retrying_then_sent(
 
 
 @pytest.mark.parametrize(
-    ("email", "refusal", "outcome", "reason"),
+    ("has_email", "refusal", "outcome", "reason"),
     [
-        (None, None, "skipped", "no_address"),
-        ("gone@example.com", "550 5.1.1 No such user", "failed", "provider_rejected"),
+        (False, None, "skipped", "no_address"),
+        (True, "550 5.1.1 No such user", "failed", "provider_rejected"),
     ],
 )
 async def test_a_message_not_sent_counts_with_its_reason_code(
@@ -72,12 +72,13 @@ async def test_a_message_not_sent_counts_with_its_reason_code(
     sends: SendActivities,
     smtp_server: SmtpServer,
     member_id: str,
-    email: str | None,
+    has_email: bool,
     refusal: str | None,
     outcome: str,
     reason: str,
 ) -> None:
-    create_member(settings, member_id, email=email)
+    # An address of its own: a 550 suppresses the address for every later test too.
+    create_member(settings, member_id, email=f"{member_id}@example.com" if has_email else None)
     if refusal:
         smtp_server.refuse_next(refusal)
     before = messages_total(outcome, reason)

@@ -4,6 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -14,7 +15,7 @@ from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.routing.router import route_events
-from tests.api.conftest import API_TOKEN
+from tests.api.conftest import API_TOKEN, LiveApi
 from tests.observability.scrape import Series, label_values, samples, total, value
 
 METRICS_TOKEN = "scrape-only-token"
@@ -115,3 +116,22 @@ def test_metrics_need_the_metrics_token_or_the_api_token_when_tokens_are_set(
             "/members/x", json={}, headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
         )
         assert write.status_code == 401
+
+
+async def test_loyalflow_api_adds_its_temporal_clients_sdk_metrics(
+    live_api: LiveApi, member_id: str
+) -> None:
+    """`loyalflow api` as run in production: the journey start a good review causes (the live
+    API's journey) is a request of the API's Temporal client, counted by the SDK and served on
+    the same page."""
+    review = event(member_id, "review.posted", rating=5, product_id="P-1")
+    async with httpx.AsyncClient(base_url=live_api.url, timeout=30) as http:
+        assert (await http.put(f"/members/{member_id}", json={})).status_code == 201
+        posted = await http.post("/events", json=review)
+        assert posted.json()["routing"] == "done", posted.text
+        page = await http.get("/metrics")
+
+    assert page.status_code == 200
+    found = samples(page.text)
+    assert total(found, "temporal_request_total", operation="StartWorkflowExecution") >= 1
+    assert value(found, INGESTED, type="review.posted") == 1  # a fresh process: this one event

@@ -15,6 +15,7 @@ from loyalflow.observability.exposition import (
     CONTENT_TYPE,
     bearer_accepted,
     exposition,
+    scrape_text,
     scrape_tokens,
 )
 from loyalflow.observability.metrics import EventsPending
@@ -32,11 +33,12 @@ def require_scrape_token(request: Request, settings: SettingsDep) -> None:
         )
 
 
-def _exposition(settings: Settings) -> bytes:
+def _exposition(settings: Settings, temporal_url: str | None) -> bytes:
     url = settings.effective_database_url
     pending = CollectorRegistry(auto_describe=False)
     pending.register(EventsPending(lambda: count_unrouted(url)))
-    return exposition(REGISTRY, pending)
+    body = exposition(REGISTRY, pending)
+    return body + scrape_text(temporal_url) if temporal_url else body
 
 
 @router.get(
@@ -51,8 +53,10 @@ def _exposition(settings: Settings) -> bytes:
         **error_responses(401),
     },
 )
-async def metrics(settings: SettingsDep) -> Response:
+async def metrics(request: Request, settings: SettingsDep) -> Response:
     """Counters and histograms of this process (events ingested, routing lag, HTTP latency),
-    and `loyalflow_events_pending` counted in the database now."""
-    body = await run_in_threadpool(_exposition, settings)
+    `loyalflow_events_pending` counted in the database now, and under `loyalflow api` the
+    Temporal SDK's metrics of the API's client (journey starts and signals)."""
+    temporal_url: str | None = getattr(request.app.state, "temporal_metrics_url", None)
+    body = await run_in_threadpool(_exposition, settings, temporal_url)
     return Response(content=body, media_type=CONTENT_TYPE)
