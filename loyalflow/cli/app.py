@@ -152,6 +152,7 @@ def api() -> None:
 
     from loyalflow.api.app import create_app
     from loyalflow.config import get_settings
+    from loyalflow.runtime.metrics import temporal_sdk_metrics
 
     settings = get_settings()
     _refuse_open_api(settings)
@@ -163,8 +164,6 @@ def api() -> None:
     app = create_app(settings)
     # The API's Temporal client (journey starts, signals) reports through the SDK's exporter,
     # which GET /metrics appends: set before the app's client connects.
-    from loyalflow.runtime.metrics import temporal_sdk_metrics
-
     app.state.temporal_metrics_url = f"http://{temporal_sdk_metrics()}/metrics"
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, **logging_options)
 
