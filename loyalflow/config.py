@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     # Loyalty mechanics (issue 14)
     # The rewards catalogue members redeem points for (POST /members/{id}/redemptions).
     rewards_file: Path = PACKAGE_DIR / "rules" / "rewards.yaml"
+    # Prometheus metrics (issue 17). A worker serves GET /metrics on this port when it is set
+    # (`loyalflow up` sets it, see runtime/supervisor.py); each worker on a host needs its own.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0: scraped from other hosts
+    # Read-only bearer token for GET /metrics (API and workers): scrapers need not hold the API
+    # token. With LOYALFLOW_API_TOKEN or this set, /metrics takes either; with neither, it is open.
+    metrics_token: SecretStr | None = None
 
     @field_validator("template_locales", mode="before")
     @classmethod
@@ -227,7 +234,7 @@ class Settings(BaseSettings):
     def _public_url_from_api(self) -> Self:
         # Unset, the links follow the API: LOYALFLOW_API_PORT=8080 must not leave them on 8000.
         if "public_url" not in self.model_fields_set:
-            self.public_url = f"http://{_url_host(self.api_host)}:{self.api_port}"
+            self.public_url = f"http://{url_host(self.api_host)}:{self.api_port}"
         return self
 
     @property
@@ -355,7 +362,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
     """The host part of a URL for the API's listen address: a wildcard (`0.0.0.0`, `::`) is not
     reachable as such, so links use the loopback address; IPv6 gets its brackets."""
     name = host.strip().strip("[]")

@@ -24,9 +24,11 @@ from loyalflow.models.tables import (
 )
 from loyalflow.models.template_vars import member_context
 from loyalflow.models.workflow_io import SendRequest
+from loyalflow.observability.metrics import MessageReason
 from loyalflow.rules.loyalty import TierLadder, rules_from
 from loyalflow.rules.messaging import Channel, MessagingPolicy, QuietHours, human_duration
 
+NO_RULE = "no consent rule for topic"
 # Rows that count against a frequency cap: the message left, or is leaving.
 COUNTED = (
     MessageStatus.READY,
@@ -43,6 +45,7 @@ class Decision:
     reason: str | None = None
     retry_at: datetime | None = None
     fallback_ok: bool = False  # skipped for a reason another channel may not have
+    code: MessageReason = ""  # the reason as a bounded code, for metrics
     address: str | None = None
     locale: str = "en"
     timezone: str = "UTC"
@@ -62,7 +65,7 @@ def decide(
     with session_scope(url) as session:
         member = session.get(Member, request.member_id, with_for_update=True)
         if member is None:
-            decision = Decision("skip", "member no longer exists")
+            decision = Decision("skip", "member no longer exists", code="member_missing")
         else:
             decision = _decide(session, member, request, policy, now, ladder)
         _write(session, request, decision, now)
@@ -81,13 +84,16 @@ def _decide(
     address = member.email if channel == "email" else member.phone
     if not address:
         missing = "no email address" if channel == "email" else "no phone number"
-        return Decision("skip", missing, fallback_ok=True)
+        return Decision("skip", missing, fallback_ok=True, code="no_address")
     suppression = session.get(Suppression, (normalise_address(channel, address), channel))
     if suppression is not None:
-        return Decision("skip", f"suppressed: {suppression.reason}", fallback_ok=True)
+        return Decision(
+            "skip", f"suppressed: {suppression.reason}", fallback_ok=True, code="suppressed"
+        )
     refusal = _consent_refusal(session, member, request, policy)
     if refusal is not None:
-        return Decision("skip", refusal, fallback_ok=True)
+        code: MessageReason = "no_consent_rule" if refusal.startswith(NO_RULE) else "no_consent"
+        return Decision("skip", refusal, fallback_ok=True, code=code)
 
     waits = [
         w
@@ -98,12 +104,12 @@ def _decide(
         if w
     ]
     if waits:
-        retry_at, reason = max(waits, key=lambda w: w[0])
+        retry_at, reason, held_by = max(waits, key=lambda w: w[0])
         latest = request.due_at + policy.deferral_expiry
         if retry_at > latest:
             expiry = human_duration(policy.deferral_expiry)
-            return Decision("skip", f"{reason}; would be more than {expiry} late")
-        return Decision("defer", reason, retry_at=retry_at)
+            return Decision("skip", f"{reason}; would be more than {expiry} late", code="too_late")
+        return Decision("defer", reason, retry_at=retry_at, code=held_by)
     return Decision(
         "send",
         address=address,
@@ -118,7 +124,7 @@ def _consent_refusal(
 ) -> str | None:
     rule = policy.consent_rule(request.topic, request.channel)
     if rule is None:
-        return f"no consent rule for topic {request.topic!r} on {request.channel}"
+        return f"{NO_RULE} {request.topic!r} on {request.channel}"
     if rule == "always":
         return None
     consent = session.get(Consent, (member.id, request.channel, request.topic))
@@ -132,7 +138,7 @@ def _consent_refusal(
 
 def _quiet_hours(
     member: Member, request: SendRequest, policy: MessagingPolicy, now: datetime
-) -> tuple[datetime, str] | None:
+) -> tuple[datetime, str, MessageReason] | None:
     own = request.quiet_hours  # the journey's, when it sets its own
     quiet = (
         QuietHours(start=own.start, end=own.end) if own else policy.quiet_hours.get(request.channel)
@@ -140,14 +146,14 @@ def _quiet_hours(
     until = quiet.deferral(now, member.timezone) if quiet else None
     if until is None:
         return None
-    return until, f"quiet hours until {until:%Y-%m-%d %H:%M} {member.timezone}"
+    return until, f"quiet hours until {until:%Y-%m-%d %H:%M} {member.timezone}", "quiet_hours"
 
 
 def _cap(
     session: Session, member: Member, request: SendRequest, policy: MessagingPolicy, now: datetime
-) -> tuple[datetime, str] | None:
+) -> tuple[datetime, str, MessageReason] | None:
     """The latest moment a cap frees a slot, over every cap that is full."""
-    waits: list[tuple[datetime, str]] = []
+    waits: list[tuple[datetime, str, MessageReason]] = []
     for cap in policy.frequency_caps:
         if not cap.applies_to(request.channel, request.topic):
             continue
@@ -165,9 +171,8 @@ def _cap(
         if len(sent) >= cap.max:
             # The slot frees when the oldest message that keeps the window full leaves it.
             frees_at = sent[len(sent) - cap.max] + cap.per
-            waits.append(
-                (frees_at, f"frequency cap: {cap.describe()}, until {frees_at:%Y-%m-%d %H:%M} UTC")
-            )
+            until = f"until {frees_at:%Y-%m-%d %H:%M} UTC"
+            waits.append((frees_at, f"frequency cap: {cap.describe()}, {until}", "frequency_cap"))
     return max(waits, key=lambda w: w[0]) if waits else None
 
 

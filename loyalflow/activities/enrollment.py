@@ -8,6 +8,7 @@ from temporalio import activity
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, JourneyStep
 from loyalflow.models.workflow_io import ProgressBatch, ProgressUpdate
+from loyalflow.observability.metrics import exit_kind, journeys_entered, journeys_exited
 
 
 def record_progress_sync(url: str, update: ProgressUpdate) -> None:
@@ -15,13 +16,28 @@ def record_progress_sync(url: str, update: ProgressUpdate) -> None:
 
 
 def record_progress_batch_sync(url: str, batch: ProgressBatch) -> None:
-    """A run's updates since its last wait, in order, in one transaction."""
+    """A run's updates since its last wait, in order, in one transaction.
+
+    Entries and exits are counted once committed, and only as the row changes (first step
+    recorded, exit recorded): a retried batch finds them recorded and counts nothing twice.
+    """
+    entered: list[str] = []
+    exited: list[tuple[str, str]] = []
     with session_scope(url) as session:
         for update in batch.updates:
-            _apply(session, update)
+            _apply(session, update, entered, exited)
+    for journey_id in entered:
+        journeys_entered.labels(journey=journey_id).inc()
+    for journey_id, reason in exited:
+        journeys_exited.labels(journey=journey_id, reason=exit_kind(reason)).inc()
 
 
-def _apply(session: Session, update: ProgressUpdate) -> None:
+def _apply(
+    session: Session,
+    update: ProgressUpdate,
+    entered: list[str],
+    exited: list[tuple[str, str]],
+) -> None:
     row = session.get(Enrollment, update.workflow_id)
     if row is None:
         row = Enrollment(
@@ -35,6 +51,8 @@ def _apply(session: Session, update: ProgressUpdate) -> None:
         )
     if update.entering:
         row.entered_at = update.at  # workflow time: the router's guess is replaced
+        if row.current_step is None:
+            entered.append(row.journey_id)
     if update.current_step is not None:
         row.current_step = update.current_step
         _record_step(session, update)
@@ -46,6 +64,7 @@ def _apply(session: Session, update: ProgressUpdate) -> None:
     if update.exit_reason is not None and row.exited_at is None:
         row.exited_at = update.at
         row.exit_reason = update.exit_reason
+        exited.append((row.journey_id, update.exit_reason))
     session.add(row)
 
 

@@ -204,9 +204,12 @@ def finish(
     return result
 
 
-def close(url: str, message_id: str, reason: str) -> None:
+def close(url: str, message_id: str, reason: str) -> str | None:
+    """Skips a message not final yet; returns its channel, or None when there was none to close."""
     with session_scope(url) as session:
         row = session.get(Message, message_id)
-        if row is not None and row.status not in FINAL_STATES:
-            row.status, row.reason, row.updated_at = MessageStatus.SKIPPED, reason, utcnow()
-            session.add(row)
+        if row is None or row.status in FINAL_STATES:
+            return None
+        row.status, row.reason, row.updated_at = MessageStatus.SKIPPED, reason, utcnow()
+        session.add(row)
+        return row.channel

@@ -19,6 +19,7 @@ from loyalflow.models.event_types import SEGMENT_TRIGGER_TYPE
 from loyalflow.models.journey import Journey
 from loyalflow.models.tables import Enrollment, Event, Member
 from loyalflow.models.workflow_io import MemberEvent, SweepPage, SweepPageRequest
+from loyalflow.observability.metrics import count_ingested
 from loyalflow.routing.member_facts import fact
 from loyalflow.routing.router import route_events
 from loyalflow.routing.start import start_journey
@@ -71,6 +72,7 @@ class SegmentActivities:
         events, scanned, cursor = await asyncio.to_thread(
             emit_inactive, self.settings.effective_database_url, request
         )
+        count_ingested(e.type for e in events)
         # Stored first: if routing is interrupted here, the re-router finishes it.
         await route_events(self.client, self.settings, events)
         return SweepPage(scanned=scanned, emitted=len(events), next_member_id=cursor)

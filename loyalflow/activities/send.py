@@ -1,4 +1,8 @@
-"""The send activity: decide, record, render, then deliver, so that a retry never sends twice."""
+"""The send activity: decide, record, render, then deliver, so that a retry never sends twice.
+
+One concern, past 300 lines: the steps of one send and the outcome each one records (ledger row
+and metrics) read best together, in the order they happen.
+"""
 
 import asyncio
 import logging
@@ -27,6 +31,7 @@ from loyalflow.config import Settings
 from loyalflow.members.consent import TWILIO_OPTED_OUT, sms_opt_out, suppress
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
+from loyalflow.observability.metrics import count_message, send_duration
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.messaging import MessagingPolicy
 from loyalflow.security.tokens import preferences_url, unsubscribe_url
@@ -92,6 +97,12 @@ class SendActivities:
         now = activity.info().current_attempt_scheduled_time
         ladder = rules_from(self.settings.loyalty_rules_file).tiers
         decision = await self._db(decide, request, self.policy, now, ladder)
+        if decision.action != "send":
+            count_message(
+                request.channel,
+                "skipped" if decision.action == "skip" else "deferred",
+                decision.code,
+            )
         if decision.action == "skip":
             return SendResult(
                 message_id=request.message_id,
@@ -138,24 +149,29 @@ class SendActivities:
                 await self._db(store_links, links)
                 handover = self._handover(request, handed, locale, email.subject)
                 accepted = self._accepted(request, channel.name, now)
-                provider_id = await self.email_channel.send(email, handover, accepted)
+                with send_duration.labels(channel=request.channel).time():
+                    provider_id = await self.email_channel.send(email, handover, accepted)
             else:
                 sms, locale, links = self._sms(request, decision)
                 await self._db(store_links, links)
                 handover = self._handover(request, handed, locale)
-                provider_id = await self.sms_channel.send(sms, handover)
+                with send_duration.labels(channel=request.channel).time():
+                    provider_id = await self.sms_channel.send(sms, handover)
         except (TemplateError, TemplateNotFound) as exc:
             # A broken template will not fix itself on retry; record it for the marketer.
+            count_message(request.channel, "failed", "template_error")
             return await self._db(
                 ledger.finish, request, MessageStatus.FAILED, reason=f"template: {exc}"
             )
         except AmbiguousSendError as exc:
             # The server may have queued it: another attempt could deliver it twice.
+            count_message(request.channel, "failed", "ambiguous")
             reason = f"the provider may have accepted it ({exc}); not re-sent, to avoid a duplicate"
             return await self._db(
                 ledger.finish, request, MessageStatus.FAILED, reason=reason, ambiguous=True
             )
         except PermanentSendError as exc:
+            count_message(request.channel, "failed", "provider_rejected")
             # Before the row is final: a retry after a crash here finds it `sending` and does
             # not send blindly, so this is the only chance to record what the refusal says.
             await self._act_on_refusal(request, decision.address, exc)
@@ -169,9 +185,11 @@ class SendActivities:
                 fallback_ok=bad_address,
             )
         except TransientSendError as exc:
+            count_message(request.channel, "retrying", "provider_unavailable")
             # Not accepted by the provider: safe to try again, so the row leaves `sending`.
             await self._db(ledger.mark, request, MessageStatus.DEFERRED, reason=f"retrying: {exc}")
             raise
+        count_message(request.channel, "sent")
         return await self._db(
             ledger.finish,
             request,
@@ -291,7 +309,9 @@ class SendActivities:
     async def abandon_message(self, request: AbandonRequest) -> None:
         """A deferred message whose journey ended before it could go: closed with the reason."""
         if await self._db(ledger.earlier_outcome, request.message_id) is None:
-            await self._db(ledger.close, request.message_id, request.reason)
+            channel = await self._db(ledger.close, request.message_id, request.reason)
+            if channel is not None:
+                count_message(channel, "skipped", "abandoned")
 
 
 async def _heartbeat_forever() -> None:

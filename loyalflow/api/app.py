@@ -14,11 +14,13 @@ from loyalflow.api.errors import (
     validation_error_handler,
 )
 from loyalflow.api.openapi import describe_event_types
+from loyalflow.api.request_metrics import RequestMetricsMiddleware
 from loyalflow.api.routes import (
     codec,
     events,
     health,
     members,
+    metrics,
     preferences,
     redemptions,
     segment,
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracking.router,
         codec.router,
         segment.router,
+        metrics.router,
     ]
     for router in routers:
         app.include_router(router)
@@ -102,4 +105,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     # The web console (pages, not API endpoints: it stays out of the OpenAPI document).
     app.mount(CONSOLE_PREFIX, create_console(settings, lambda: app.state.temporal))
+    app.add_middleware(RequestMetricsMiddleware)  # outermost: times every request, CORS too
     return app

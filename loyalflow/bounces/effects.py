@@ -30,6 +30,7 @@ from loyalflow.models.tables import (
     MessageStatus,
     utcnow,
 )
+from loyalflow.observability.metrics import count_ingested
 from loyalflow.routing.router import route_events
 from loyalflow.rules.messaging import policy_from
 
@@ -130,6 +131,7 @@ async def apply_report(
             temporal, settings, applied.member_id, changes, key=f"complaint|{message_id}"
         )
     if applied.event is not None:
+        count_ingested([applied.event.type])
         await route_events(temporal, settings, [applied.event])
     return applied
 

@@ -157,6 +157,7 @@ def api() -> None:
 
     from loyalflow.api.app import create_app
     from loyalflow.config import get_settings
+    from loyalflow.runtime.metrics import temporal_sdk_metrics
 
     settings = get_settings()
     _refuse_open_api(settings)
@@ -165,9 +166,11 @@ def api() -> None:
     if settings.log_format == "json":
         _logging()
         logging_options["log_config"] = None
-    uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, **logging_options
-    )
+    app = create_app(settings)
+    # The API's Temporal client (journey starts, signals) reports through the SDK's exporter,
+    # which GET /metrics appends: set before the app's client connects.
+    app.state.temporal_metrics_url = f"http://{temporal_sdk_metrics()}/metrics"
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, **logging_options)
 
 
 def _refuse_open_api(settings: "Settings") -> None:

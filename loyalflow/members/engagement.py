@@ -21,6 +21,7 @@ from loyalflow.members.engagement_rules import (
 )
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import EngagementHit, Event, Message, MessageLink
+from loyalflow.observability.metrics import count_ingested
 
 EVENT_TYPE = {"open": "email.opened", "click": "email.clicked", "sms_click": "sms.clicked"}
 
@@ -124,7 +125,9 @@ def record_hit(
             session.add(row)
         for event in events:
             session.add(event)
-        return Recorded(destination, verdict, [e for e in events if not e.routed])
+        recorded = Recorded(destination, verdict, [e for e in events if not e.routed])
+    count_ingested(e.type for e in events)  # committed, machine hits' events too
+    return recorded
 
 
 def delete_engagement(url: str, member_id: str) -> int:

@@ -12,6 +12,7 @@ from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event, Member
+from loyalflow.observability.metrics import count_ingested
 from loyalflow.rules.loyalty import LoyaltyRules, rules_from
 
 
@@ -72,10 +73,12 @@ def store_events(
     if problems:
         raise EventsRejected(problems)
     try:
-        return _store(url, rules, events, create_members)
+        stored = _store(url, rules, events, create_members)
     except IntegrityError:
         # A concurrent request stored one of these ids first; a second pass sees it as duplicate.
-        return _store(url, rules, events, create_members)
+        stored = _store(url, rules, events, create_members)
+    count_ingested(s.event.type for s in stored if not s.duplicate)  # committed: counted
+    return stored
 
 
 def declaration_problems(events: list[EventIn], event_types: EventTypes) -> list[FieldProblem]:

@@ -24,6 +24,7 @@ from loyalflow.models.tables import (
     RewardStock,
     utcnow,
 )
+from loyalflow.observability.metrics import count_ingested
 from loyalflow.rules.loyalty import LoyaltyRules
 from loyalflow.rules.rewards import RewardsCatalogue
 
@@ -68,10 +69,12 @@ def redeem(
 ) -> RedemptionOutcome:
     at = at or utcnow()
     try:
-        return _redeem(url, member_id, redemption_id, reward_id, rewards, rules, at)
+        outcome = _redeem(url, member_id, redemption_id, reward_id, rewards, rules, at)
     except IntegrityError:
         # A concurrent request inserted the same redemption id or stock row first.
-        return _redeem(url, member_id, redemption_id, reward_id, rewards, rules, at)
+        outcome = _redeem(url, member_id, redemption_id, reward_id, rewards, rules, at)
+    count_ingested(e.type for e in outcome.events)
+    return outcome
 
 
 def _redeem(

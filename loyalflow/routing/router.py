@@ -9,7 +9,7 @@ import logging
 from collections import defaultdict
 from functools import lru_cache
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlmodel import col
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
@@ -19,8 +19,9 @@ from loyalflow.config import Settings
 from loyalflow.models.conditions import Condition, parse_condition
 from loyalflow.models.db import read_scope, session_scope
 from loyalflow.models.journey import Journey
-from loyalflow.models.tables import Enrollment, Event
+from loyalflow.models.tables import Enrollment, Event, utcnow
 from loyalflow.models.workflow_io import MemberEvent, MemberFactsRequest
+from loyalflow.observability.metrics import routing_lag
 from loyalflow.routing.listening import RunningJourney, already_in, listens
 from loyalflow.routing.member_facts import member_facts
 from loyalflow.routing.start import signal_payload, start_journey
@@ -152,4 +153,21 @@ async def route_events(client: Client, settings: Settings, events: list[Event]) 
     done = [event_id for ids in routed for event_id in ids]
     if done:
         await asyncio.to_thread(_mark_routed, url, done)
+        routed_ids = set(done)
+        _observe_lag([e for e in events if e.event_id in routed_ids])
     return len(done) == len(events)
+
+
+def _observe_lag(events: list[Event]) -> None:
+    now = utcnow()
+    for event in events:
+        routing_lag.observe(max(0.0, (now - event.received_at).total_seconds()))
+
+
+def count_unrouted(url: str) -> int:
+    """Events stored but not routed yet (routing in flight, or left to the re-router); served
+    by the `routed` index, which holds few `false` entries when all is well."""
+    with read_scope(url) as session:
+        return int(
+            session.execute(select(func.count()).where(col(Event.routed).is_(False))).scalar_one()
+        )

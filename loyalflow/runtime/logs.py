@@ -15,6 +15,7 @@ from pythonjsonlogger.json import JsonFormatter
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
+    PrometheusConfig,
     Runtime,
     TelemetryConfig,
     TelemetryFilter,
@@ -42,14 +43,19 @@ def configure_logging(log_format: Literal["text", "json"], level: int = logging.
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
-def forward_temporal_core_logs() -> None:
+def forward_temporal_core_logs(metrics: PrometheusConfig | None = None) -> None:
     """Temporal's Rust core writes its warnings straight to stderr in a format of its own; from
     here on they go through Python logging (logger `temporalio.core`), formatted like every other
-    line (JSON included). Call it before the process's first Temporal client connects."""
+    line (JSON included). Call it before the process's first Temporal client connects.
+
+    `metrics`: the SDK's own Prometheus exporter, on the same runtime (runtime/metrics.py); the
+    runtime is made here, so a port it cannot bind raises ValueError now.
+    """
     core_logs = LoggingConfig(
         filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
         forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
     )
     Runtime.set_default(
-        Runtime(telemetry=TelemetryConfig(logging=core_logs)), error_if_already_set=False
+        Runtime(telemetry=TelemetryConfig(logging=core_logs, metrics=metrics)),
+        error_if_already_set=False,
     )

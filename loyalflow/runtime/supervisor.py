@@ -4,6 +4,7 @@ import asyncio
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,12 +18,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from loyalflow.config import Settings
+from loyalflow.config import Settings, url_host
 from loyalflow.models.db import upgrade_database
 from loyalflow.runtime.connection import connect
 from loyalflow.runtime.embedded import dev_server_command
 
 STOP_TIMEOUT_SECONDS = 20
+# The worker's metrics port under `loyalflow up` when LOYALFLOW_WORKER_METRICS_PORT is not set.
+UP_WORKER_METRICS_PORT = 9469
 RESTART_DELAY_SECONDS = 2.0
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -78,7 +81,25 @@ class Supervisor:
         env = dict(os.environ)
         env["LOYALFLOW_HOME"] = str(self.settings.home)
         env["LOYALFLOW_TEMPORAL_ADDRESS"] = self.settings.effective_temporal_address
+        env["LOYALFLOW_WORKER_METRICS_PORT"] = str(self._worker_metrics_port)
         return env
+
+    @property
+    def _worker_metrics_port(self) -> int:
+        return self.settings.worker_metrics_port or UP_WORKER_METRICS_PORT
+
+    def _check_worker_metrics_port(self) -> None:
+        """A taken port would make the worker exit and be restarted forever: said once, here."""
+        host, port = self.settings.worker_metrics_host, self._worker_metrics_port
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise StartupFailed(
+                    f"the worker's metrics port {host}:{port} is in use ({exc.strerror}); "
+                    "set LOYALFLOW_WORKER_METRICS_PORT to a free port"
+                ) from None
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -114,6 +135,7 @@ class Supervisor:
             self._wait_for_temporal(temporal)
         self.console.print("applying database migrations…")
         upgrade_database(self.settings.effective_database_url)
+        self._check_worker_metrics_port()
         self._launch(Child("worker", [*cli, "worker"], restart=True))
         self._launch(Child("bounces", [*cli, "bounces"], restart=True))
         api = Child("api", [*cli, "api"], restart=True)
@@ -174,6 +196,9 @@ class Supervisor:
         table.add_row("API", self._api_url)
         table.add_row("API docs", f"{self._api_url}/docs")
         table.add_row("Console", f"{self._api_url}/console/")
+        table.add_row("API metrics", f"{self._api_url}/metrics")
+        worker_host = url_host(s.worker_metrics_host)
+        table.add_row("Worker metrics", f"http://{worker_host}:{self._worker_metrics_port}/metrics")
         table.add_row(
             "Temporal", s.effective_temporal_address + f" (namespace {s.temporal_namespace})"
         )

@@ -25,12 +25,14 @@ from loyalflow.activities.send import SendActivities
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import assert_schema_current
+from loyalflow.observability.exposition import MetricsPortInUse
 from loyalflow.routing.reroute import reroute_forever
 from loyalflow.routing.schedules import ensure_schedules
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.messaging import policy_from
 from loyalflow.runtime.connection import connect, ensure_search_attributes
-from loyalflow.runtime.logs import configure_logging, forward_temporal_core_logs
+from loyalflow.runtime.logs import configure_logging
+from loyalflow.runtime.metrics import serve_worker_metrics
 from loyalflow.runtime.send_failures import SendFailureInterceptor, SendFailureLog
 from loyalflow.workflows.journey import JourneyWorkflow
 from loyalflow.workflows.retry_send import RetrySendWorkflow
@@ -191,5 +193,13 @@ async def run_worker(settings: Settings) -> None:
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format)
-    forward_temporal_core_logs()
-    asyncio.run(run_worker(settings))
+    try:
+        metrics = serve_worker_metrics(settings)  # before the first client: the SDK's metrics
+    except MetricsPortInUse as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
+    try:
+        asyncio.run(run_worker(settings))
+    finally:
+        if metrics is not None:
+            metrics.close()

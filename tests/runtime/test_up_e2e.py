@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from tests.bounces.samples import outlook_dsn
 from tests.conftest import free_port
+from tests.observability.scrape import samples, value
 from tests.processes import start, wait_for_log
 from tests.smtp_server import SmtpServer
 
@@ -29,7 +30,13 @@ JOINED = {
 
 
 def up_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], dict[str, int]]:
-    ports = {"temporal": free_port(), "ui": free_port(), "api": free_port(), "bounce": free_port()}
+    ports = {
+        "temporal": free_port(),
+        "ui": free_port(),
+        "api": free_port(),
+        "bounce": free_port(),
+        "metrics": free_port(),
+    }
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
     env.update(
         LOYALFLOW_HOME=str(home),
@@ -43,6 +50,7 @@ def up_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], dict[s
         LOYALFLOW_PUBLIC_URL=f"http://127.0.0.1:{ports['api']}",
         LOYALFLOW_BOUNCE_PORT=str(ports["bounce"]),
         LOYALFLOW_BOUNCE_DOMAIN="bounces.example.com",
+        LOYALFLOW_WORKER_METRICS_PORT=str(ports["metrics"]),
         PYTHONUNBUFFERED="1",
     )
     return env, ports
@@ -78,6 +86,8 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
         wait_for_log(log, READY, up, timeout=120)
         assert f"http://127.0.0.1:{ports['ui']}" in log.read_text()  # where the Web UI is
         assert f"{api}/console/" in log.read_text()  # and the console
+        worker_metrics = f"http://127.0.0.1:{ports['metrics']}/metrics"
+        assert worker_metrics in log.read_text() and f"{api}/metrics" in log.read_text()
 
         async with httpx.AsyncClient(base_url=api, timeout=30) as http:
             sign_in = await http.get("/console/", follow_redirects=True)
@@ -100,6 +110,16 @@ async def test_up_runs_the_welcome_journey_and_keeps_state_across_restarts(
             text, html = mail.get_body(("plain",)), mail.get_body(("html",))
             assert text is not None and "Hello Ada," in text.get_content()
             assert html is not None and "<strong>Loyalty Program</strong>" in html.get_content()
+            # Each process its own metrics: the API ingested the event, the worker sent the mail.
+            api_metrics = samples((await http.get("/metrics")).text)
+            assert value(api_metrics, "loyalflow_events_ingested_total", type="member.joined") == 1
+            email_sent = {"channel": "email", "outcome": "sent", "reason": ""}
+            for _ in range(100):  # counted when the SMTP server's answer is back: just after
+                sent = samples((await http.get(worker_metrics)).text)
+                if value(sent, "loyalflow_messages_total", **email_sent):
+                    break
+                await asyncio.sleep(0.1)
+            assert value(sent, "loyalflow_messages_total", **email_sent) == 1
 
             # The call to action, clicked in a browser: recorded, then redirected (issue 16).
             [tracked] = re.findall(r'href="(http://[^"]+/t/c/[^"]+)"', html.get_content())

@@ -21,7 +21,7 @@ def port_open(port: int) -> bool:
 
 
 def up_env(home: Path, **extra: str) -> tuple[dict[str, str], list[int]]:
-    ports = [free_port(), free_port(), free_port()]
+    ports = [free_port(), free_port(), free_port(), free_port()]
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
     env.update(
         LOYALFLOW_HOME=str(home),
@@ -29,6 +29,7 @@ def up_env(home: Path, **extra: str) -> tuple[dict[str, str], list[int]]:
         LOYALFLOW_TEMPORAL_UI_PORT=str(ports[1]),
         LOYALFLOW_API_PORT=str(ports[2]),
         LOYALFLOW_PUBLIC_URL=f"http://127.0.0.1:{ports[2]}",
+        LOYALFLOW_WORKER_METRICS_PORT=str(ports[3]),
         PYTHONUNBUFFERED="1",
         **extra,
     )
@@ -101,3 +102,25 @@ def test_temporal_core_warnings_are_json_lines_too(tmp_path: Path) -> None:
     core = [line for line in log.read_text().splitlines() if "temporalio.core" in line]
     assert core and all(json.loads(line)["level"] == "WARNING" for line in core)
     assert "color_message" not in log.read_text()
+
+
+def test_up_names_a_taken_worker_metrics_port_instead_of_restarting_the_worker(
+    tmp_path: Path,
+) -> None:
+    env, ports = up_env(tmp_path / "home")
+    log = tmp_path / "up.log"
+    with socket.socket() as taken:  # e.g. another `loyalflow up` on this host
+        taken.bind(("127.0.0.1", ports[3]))
+        taken.listen()
+        up = start(["up"], env, log)
+        try:
+            code = up.wait(timeout=120)
+        finally:
+            if up.poll() is None:
+                os.killpg(up.pid, signal.SIGKILL)
+    output = " ".join(log.read_text().split())  # Rich wraps long lines at the terminal's width
+
+    assert code == 1
+    assert f"the worker's metrics port 127.0.0.1:{ports[3]} is in use" in output
+    assert "LOYALFLOW_WORKER_METRICS_PORT" in output and "restarting" not in output
+    assert not any(port_open(port) for port in ports[:3])  # Temporal stopped again
