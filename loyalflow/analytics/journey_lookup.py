@@ -58,3 +58,34 @@ def split_steps(journey: Journey) -> list[SplitStep]:
 
 def experiment_name(journey: Journey, split: SplitStep) -> str:
     return split.experiment or f"{journey.id}.{split.id}"
+
+
+def known_journeys(session: Session, loaded: Mapping[str, Journey]) -> dict[str, Journey]:
+    """The loaded journeys, and the last published definition of any other (removed files)."""
+    others = session.execute(
+        select(col(JourneyVersion.journey_id))
+        .where(col(JourneyVersion.journey_id).not_in(list(loaded) or [""]))
+        .distinct()
+    ).scalars()
+    found = dict(loaded)
+    for journey_id in others:
+        journey = find_journey(session, loaded, journey_id)
+        if journey is not None:
+            found[journey_id] = journey
+    return found
+
+
+def find_experiment(
+    session: Session, loaded: Mapping[str, Journey], experiment_id: str
+) -> tuple[Journey, SplitStep] | None:
+    """By experiment name (`welcome.subject_line`; unnamed splits are `journey.step`), or by
+    journey id when that journey has exactly one split."""
+    journeys = known_journeys(session, loaded)
+    for journey in journeys.values():
+        for split in split_steps(journey):
+            if experiment_name(journey, split) == experiment_id:
+                return journey, split
+    named = journeys.get(experiment_id)
+    if named is not None and len(split_steps(named)) == 1:
+        return named, split_steps(named)[0]
+    return None
