@@ -18,6 +18,8 @@ from loyalflow.catalog.loader import JourneyLoadError
 from loyalflow.simulation.timeline import TimelineRow
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from loyalflow.simulation.demo import DemoRun
 
 # Timelines are wide: a pipe or a file gets 160 columns rather than 80.
@@ -110,7 +112,7 @@ def simulate(
     )
 
 
-def _summary_tables(run: "DemoRun") -> list[Table]:
+def _summary_tables(run: "DemoRun") -> list["RenderableType"]:
     from loyalflow.cli.report_journeys import experiment_table
 
     summary = run.summary
@@ -150,7 +152,8 @@ def _summary_tables(run: "DemoRun") -> list[Table]:
     for reason, count in summary.not_sent:
         skips.add_row(reason, str(count))
     experiments = [experiment_table(e) for e in summary.experiments]
-    return [journeys, messages, skips, *experiments]
+    heading = "experiments: per variant against the control, with a verdict under each"
+    return [journeys, messages, skips, heading, *experiments]
 
 
 def demo(
