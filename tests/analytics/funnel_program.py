@@ -14,6 +14,7 @@ from loyalflow.models.tables import (
     Event,
     ExperimentAssignment,
     JourneyStep,
+    JourneyVersion,
     Message,
 )
 from tests.journey_helpers import create_member
@@ -167,3 +168,17 @@ def build(settings: Settings) -> Program:
     with session_scope(settings.effective_database_url) as session:
         session.add_all(rows)
     return Program(journey, members, rows)
+
+
+def published(settings: Settings) -> Program:
+    """The program, its journey published as `loyalflow up` publishes the loaded ones."""
+    program = build(settings)
+    with session_scope(settings.effective_database_url) as session:
+        session.add(
+            JourneyVersion(
+                journey_id=program.journey.id,
+                version=program.journey.version,
+                definition=program.journey.model_dump(mode="json"),
+            )
+        )
+    return program

@@ -5,26 +5,10 @@ from fastapi.testclient import TestClient
 
 from loyalflow.api.app import create_app
 from loyalflow.config import Settings
-from loyalflow.models.db import session_scope
-from loyalflow.models.tables import JourneyVersion
-from tests.analytics.funnel_program import DAY, T0, Program, build
+from tests.analytics.funnel_program import DAY, T0, published
 from tests.api.conftest import API_TOKEN
 
 PERIOD = {"from": (T0 - DAY).isoformat(), "to": (T0 + DAY).isoformat()}
-
-
-def published(settings: Settings) -> Program:
-    """The program, its journey published as `loyalflow up` publishes the loaded ones."""
-    program = build(settings)
-    with session_scope(settings.effective_database_url) as session:
-        session.add(
-            JourneyVersion(
-                journey_id=program.journey.id,
-                version=program.journey.version,
-                definition=program.journey.model_dump(mode="json"),
-            )
-        )
-    return program
 
 
 def test_the_journey_report_is_the_funnel_of_the_period(
