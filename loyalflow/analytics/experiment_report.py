@@ -21,7 +21,7 @@ from loyalflow.analytics.journey_models import (
     ReportPeriod,
     VariantResult,
 )
-from loyalflow.models.db import read_scope
+from loyalflow.analytics.report_scope import report_scope
 from loyalflow.models.journey import Journey, SplitStep
 from loyalflow.models.tables import (
     Enrollment,
@@ -72,7 +72,7 @@ def arm_counts(
         .where(Cohort(journey.id, period).where(), reached_split)
         .group_by(col(assignment.variant))
     )
-    with read_scope(url) as session:
+    with report_scope(url) as session:
         return {v: (int(n), int(c), int(k)) for v, n, c, k in session.execute(query)}
 
 

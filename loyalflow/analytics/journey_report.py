@@ -18,8 +18,8 @@ from loyalflow.analytics.journey_models import (
     SendFunnel,
     StepFunnel,
 )
+from loyalflow.analytics.report_scope import report_scope
 from loyalflow.analytics.send_funnel import SendCounts, SendKey, send_counts
-from loyalflow.models.db import read_scope
 from loyalflow.models.journey import Journey, SendStep
 from loyalflow.models.tables import utcnow
 
@@ -127,7 +127,7 @@ def _add_sends(total: SendCounts, part: SendCounts) -> None:
 
 def journey_report(url: str, journey: Journey, period: ReportPeriod) -> JourneyReport:
     cohort = Cohort(journey.id, period)
-    with read_scope(url) as session:
+    with report_scope(url) as session:
         by_version = version_counts(session, cohort, journey.goal)
         sends: dict[SendKey, SendCounts] = send_counts(session, cohort)
         definitions = version_definitions(session, journey, by_version)

@@ -18,7 +18,7 @@ from loyalflow.analytics.send_measures import (
     FELL_BACK,
     OPENED,
     SENT,
-    UNSUBSCRIBED,
+    blamed_for_unsubscribes,
 )
 from loyalflow.models.tables import Enrollment, Message
 
@@ -60,9 +60,14 @@ def send_counts(session: Session, cohort: Cohort) -> dict[SendKey, SendCounts]:
     )
     joined = select(*keys).join(Enrollment, col(Enrollment.workflow_id) == col(Message.workflow_id))
     counts: dict[SendKey, SendCounts] = defaultdict(SendCounts)
-    measures = (SENT, BOUNCED, OPENED, CLICKED, UNSUBSCRIBED, FELL_BACK)
+    blamed = blamed_for_unsubscribes(cohort.period.start)
+    unsubscribed = col(blamed.c.message_id).is_not(None)
+    measures = (SENT, BOUNCED, OPENED, CLICKED, unsubscribed, FELL_BACK)
     for version, step, channel, *figures in session.execute(
-        joined.add_columns(*(_count(m) for m in measures)).where(cohort.where()).group_by(*keys)
+        joined.add_columns(*(_count(m) for m in measures))
+        .outerjoin(blamed, blamed.c.message_id == col(Message.message_id))
+        .where(cohort.where())
+        .group_by(*keys)
     ):
         row = counts[(version, step, channel)]
         (row.sent, row.bounced, row.opened, row.clicked, row.unsubscribed, row.fell_back) = (

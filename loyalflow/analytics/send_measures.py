@@ -10,7 +10,9 @@ Shared by the journey funnel and `loyalflow engagement`, so both read the same d
   later message on that channel and topic in between (the last message gets the blame).
 """
 
-from sqlalchemy import and_, exists, or_
+from datetime import datetime
+
+from sqlalchemy import Subquery, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -39,26 +41,39 @@ FELL_BACK: ColumnElement[bool] = and_(
     .correlate(Message),
 )
 
-_CONSENT = aliased(Event)
-_LATER = aliased(Message)
-_NO_LATER_MESSAGE = ~exists().where(
-    col(_LATER.member_id) == col(Message.member_id),
-    col(_LATER.channel) == col(Message.channel),
-    col(_LATER.topic) == col(Message.topic),
-    col(_LATER.sent_at) > col(Message.sent_at),
-    col(_LATER.sent_at) <= col(_CONSENT.occurred_at),
-).correlate(Message, _CONSENT)
-UNSUBSCRIBED: ColumnElement[bool] = and_(
-    SENT,
-    exists()
-    .where(
-        col(_CONSENT.member_id) == col(Message.member_id),
-        col(_CONSENT.type) == "consent.updated",
-        col(_CONSENT.occurred_at) >= col(Message.sent_at),
-        _CONSENT.properties["status"].as_string() == "revoked",
-        _CONSENT.properties["channel"].as_string() == col(Message.channel),
-        _CONSENT.properties["topic"].as_string() == col(Message.topic),
-        _NO_LATER_MESSAGE,
+
+def blamed_for_unsubscribes(since: datetime | None) -> Subquery:
+    """The messages that got the blame for an unsubscribe: for each revocation of consent (from
+    `since`), the member's last message sent before it on that channel and topic. Starts from
+    the revocations (few) rather than testing every message."""
+    consent, blamed, later = aliased(Event), aliased(Message), aliased(Message)
+    channel = consent.properties["channel"].as_string()
+    topic = consent.properties["topic"].as_string()
+    query = (
+        select(col(blamed.message_id))
+        .select_from(consent)
+        .join(
+            blamed,
+            and_(
+                col(blamed.member_id) == col(consent.member_id),
+                col(blamed.channel) == channel,
+                col(blamed.topic) == topic,
+                col(blamed.sent_at) <= col(consent.occurred_at),
+            ),
+        )
+        .where(
+            col(consent.type) == "consent.updated",
+            consent.properties["status"].as_string() == "revoked",
+            ~exists().where(
+                col(later.member_id) == col(blamed.member_id),
+                col(later.channel) == col(blamed.channel),
+                col(later.topic) == col(blamed.topic),
+                col(later.sent_at) > col(blamed.sent_at),
+                col(later.sent_at) <= col(consent.occurred_at),
+            ),
+        )
+        .distinct()
     )
-    .correlate(Message),
-)
+    if since is not None:
+        query = query.where(col(consent.occurred_at) >= since)
+    return query.subquery("blamed")
