@@ -100,3 +100,29 @@ def test_an_empty_period_reports_zeros(settings: Settings) -> None:
     assert report.total.conversion_rate is None
     assert report.versions == []
     assert all(s.reached == 0 for s in report.total.steps)
+
+
+def test_a_goal_with_a_condition_counts_what_the_runs_recorded(settings: Settings) -> None:
+    """Only the runs evaluate a condition on the goal event: their `converted_at` counts."""
+    from sqlmodel import col, update
+
+    from loyalflow.models.db import session_scope
+    from loyalflow.models.tables import Enrollment
+
+    program = build(settings)
+    conditional = program.journey.model_copy(
+        update={"goal": program.journey.goal.model_copy(update={"condition": "event.amount >= 25"})}
+        if program.journey.goal
+        else {}
+    )
+    with session_scope(settings.effective_database_url) as session:
+        session.execute(
+            update(Enrollment)
+            .where(col(Enrollment.member_id) == program.member("m1"))
+            .values(converted_at=T0 + 2 * DAY)
+        )
+
+    report = journey_report(settings.effective_database_url, conditional, PERIOD)
+
+    assert report.goal is not None and report.goal.basis == "runs"
+    assert report.total.converted == 1  # m1's run recorded it; m3 and m6 bought, unrecorded
