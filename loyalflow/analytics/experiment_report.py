@@ -81,10 +81,15 @@ def _percent(value: float | None) -> str:
 
 
 def verdict(
-    results: list[VariantResult], control: str, min_per_arm: int, has_goal: bool
+    results: list[VariantResult],
+    control: str,
+    min_per_arm: int,
+    has_goal: bool,
+    arms: int | None = None,
 ) -> tuple[bool, str]:
-    """(enough data, the sentence)."""
-    small = min(results, key=lambda r: r.entered)
+    """(enough data, the sentence); `arms`: how many of `results`, first, the split has now."""
+    # Arms the split no longer has (an earlier version's) are shown but wait for no one.
+    small = min(results[:arms] if arms else results, key=lambda r: r.entered)
     if small.entered < min_per_arm:
         return False, (
             f"Not enough data yet: every arm needs at least {min_per_arm} entries "
@@ -151,7 +156,9 @@ def experiment_report(
         )
         for name in names
     ]
-    enough, sentence = verdict(results, control, min_per_arm, journey.goal is not None)
+    enough, sentence = verdict(
+        results, control, min_per_arm, journey.goal is not None, arms=len(split.groups)
+    )
     return ExperimentReport(
         journey_id=journey.id,
         split_step=split.id,
