@@ -197,9 +197,11 @@ def journey(
     fmt: FormatOption = Format.table,
     out: OutOption = None,
 ) -> None:
-    """A journey's funnel for the entries in the period: entered, in progress, completed, exits,
-    conversions and revenue; each step reached and waiting; each send's delivery, opens, clicks,
-    unsubscribes and what was not sent, per version."""
+    """A journey's funnel: entries, exits, conversions, revenue, steps and sends.
+
+    For the entries in the period: entered, in progress, completed, exits by reason, conversions
+    and revenue within the goal window; each step reached and waiting; each send's delivery,
+    opens, clicks, unsubscribes and what was not sent; for all versions and for each."""
     from loyalflow.analytics.results import journey_report_by_id
     from loyalflow.config import get_settings
 
@@ -235,9 +237,11 @@ def experiment(
         int | None, typer.Option(min=1, help="entries every arm needs before a verdict (100)")
     ] = None,
 ) -> None:
-    """An experiment's results for the entries in the period: per variant, conversion and clicks
-    with 95% intervals, lift against the control with its interval, p-values (Holm-corrected)
-    and a verdict."""
+    """An experiment's results per variant, and its verdict.
+
+    For the entries in the period: per variant, conversion and clicks with 95% intervals, lift
+    against the control (the holdout when there is one) with its interval, p-values
+    (Holm-corrected) and a one-sentence verdict."""
     from loyalflow.analytics.experiment_report import MIN_PER_ARM
     from loyalflow.analytics.results import experiment_report_by_id
     from loyalflow.config import get_settings
