@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, and_, exists
+from sqlalchemy import Numeric, and_, case, exists, func
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -70,3 +70,8 @@ def revenue_join(goal: Goal) -> tuple[Any, ColumnElement[bool], ColumnElement[De
     purchase = aliased(Event)
     amount = purchase.properties["amount"].as_numeric(20, 2)
     return purchase, and_(_in_window(purchase, goal), col(purchase.type) == PURCHASE), amount
+
+
+def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows of the group satisfy `condition` (0 for none, never NULL)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)

@@ -8,11 +8,10 @@ there is one (it receives nothing: the baseline), else the first variant; clicks
 with the first variant, as the holdout has nothing to click.
 """
 
-from sqlalchemy import and_, case, exists, func, literal, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import and_, exists, func, literal, select
 from sqlmodel import col
 
-from loyalflow.analytics.cohort import Cohort, converted, goal_info
+from loyalflow.analytics.cohort import Cohort, converted, count_where, goal_info
 from loyalflow.analytics.experiment_stats import ALPHA, Arm, compare
 from loyalflow.analytics.journey_lookup import experiment_name
 from loyalflow.analytics.journey_models import (
@@ -37,10 +36,6 @@ MIN_PER_ARM = 100
 HOLDOUT = "holdout"
 
 
-def _ones(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def arm_counts(
     url: str, journey: Journey, split: SplitStep, period: ReportPeriod
 ) -> dict[str, tuple[int, int, int]]:
@@ -58,8 +53,8 @@ def arm_counts(
         select(
             col(assignment.variant),
             func.count(),
-            _ones(converted(journey.goal)) if journey.goal else literal(0),
-            _ones(clicked),
+            count_where(converted(journey.goal)) if journey.goal else literal(0),
+            count_where(clicked),
         )
         .select_from(Enrollment)
         .join(

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from loyalflow.analytics.cohort import Cohort, converted, revenue_join
+from loyalflow.analytics.cohort import Cohort, converted, count_where, revenue_join
 from loyalflow.models.journey import Goal
 from loyalflow.models.tables import Enrollment, JourneyStep
 
@@ -32,10 +31,6 @@ class VersionCounts:
     waiting: dict[str, int] = field(default_factory=dict)
 
 
-def _ones(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def version_counts(session: Session, cohort: Cohort, goal: Goal | None) -> dict[str, VersionCounts]:
     version = col(Enrollment.journey_version)
     running = col(Enrollment.exited_at).is_(None)
@@ -43,9 +38,9 @@ def version_counts(session: Session, cohort: Cohort, goal: Goal | None) -> dict[
     totals = select(
         version,
         func.count(),
-        _ones(running),
-        _ones(col(Enrollment.exit_reason) == "completed"),
-        _ones(converted(goal)) if goal is not None else literal(0),
+        count_where(running),
+        count_where(col(Enrollment.exit_reason) == "completed"),
+        count_where(converted(goal)) if goal is not None else literal(0),
         func.min(col(Enrollment.entered_at)),
     )
     for name, entered, in_progress, completed, conversions, first in session.execute(

@@ -6,12 +6,11 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from loyalflow.analytics.cohort import Cohort
+from loyalflow.analytics.cohort import Cohort, count_where
 from loyalflow.analytics.send_measures import (
     BOUNCED,
     CLICKED,
@@ -41,10 +40,6 @@ class SendCounts:
 SendKey = tuple[str, str, str]  # version, step, channel
 
 
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def not_sent_label(status: str, reason: str | None) -> str:
     if status in _IN_FLIGHT:
         return _IN_FLIGHT[status]
@@ -64,7 +59,7 @@ def send_counts(session: Session, cohort: Cohort) -> dict[SendKey, SendCounts]:
     unsubscribed = col(blamed.c.message_id).is_not(None)
     measures = (SENT, BOUNCED, OPENED, CLICKED, unsubscribed, FELL_BACK)
     for version, step, channel, *figures in session.execute(
-        joined.add_columns(*(_count(m) for m in measures))
+        joined.add_columns(*(count_where(m) for m in measures))
         .outerjoin(blamed, blamed.c.message_id == col(Message.message_id))
         .where(cohort.where())
         .group_by(*keys)

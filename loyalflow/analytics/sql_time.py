@@ -39,6 +39,7 @@ def _sqlite(element: _PlusSeconds, compiler: SQLCompiler, **kw: Any) -> str:
     )
 
 
-def plus(moment: ColumnElement[datetime] | Any, duration: timedelta) -> ColumnElement[datetime]:
-    """`moment + duration`; durations in journeys are whole seconds (a fraction is dropped)."""
+def plus(moment: Any, duration: timedelta) -> ColumnElement[datetime]:
+    """`moment` (a timestamp column or expression) + `duration`; durations in journeys are whole
+    seconds (a fraction is dropped)."""
     return _PlusSeconds(moment, literal(int(duration.total_seconds())))
