@@ -23,6 +23,7 @@ from loyalflow.api.routes import (
     metrics,
     preferences,
     redemptions,
+    reports_journeys,
     segment,
     timeline,
     tracking,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         codec.router,
         segment.router,
         metrics.router,
+        reports_journeys.router,
     ]
     for router in routers:
         app.include_router(router)

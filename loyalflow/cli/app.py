@@ -63,6 +63,11 @@ app = typer.Typer(
                 "users_app",
                 "Console users: add (password hashed with Argon2), list, disable.",
             ),
+            "report": Lazy(
+                "loyalflow.cli.report",
+                "report_app",
+                "Results: journey funnels and experiment verdicts, as tables, JSON or CSV.",
+            ),
             "demo": Lazy(
                 "loyalflow.cli.simulate",
                 "demo",

@@ -139,6 +139,8 @@ class Enrollment(SQLModel, table=True):
         UniqueConstraint("journey_id", "member_id", "entry"),
         # The router's query: "this member's running enrollments".
         Index("ix_enrollment_member_running", "member_id", "exited_at"),
+        # Journey reports: a journey's entries in a period.
+        Index("ix_enrollment_journey_entered", "journey_id", "entered_at"),
     )
 
     workflow_id: str = Field(primary_key=True, max_length=255)

@@ -235,7 +235,24 @@ def test_demo_writes_a_report_with_per_variant_results(tmp_path: Path) -> None:
     for text in ("welcome.subject_line", "reactivation.channel", "holdout", "entered"):
         assert text in html
     assert "<script" not in html and "http" not in html.split("<body>")[0]
+    assert "at least 100 entries per arm" in html  # the analytics' experiment reports
     assert "experiments" in result.output
+
+
+def test_demo_json_carries_the_journey_and_experiment_reports(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["demo", "--members", "20", "--days", "5", "--report", str(tmp_path / "r.html"), "--json"],
+    )
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    welcome = next(j for j in summary["journeys"] if j["journey_id"] == "welcome")
+    assert welcome["total"]["entered"] > 0
+    assert welcome["total"]["steps"][0]["step_id"] == "subject_line_test"
+    experiments = {e["experiment"]: e for e in summary["experiments"]}
+    assert {"welcome.subject_line", "reactivation.channel"} <= set(experiments)
+    assert experiments["welcome.subject_line"]["verdict"].startswith("Not enough data yet")
 
 
 def test_the_demo_program_refers_friends_and_redeems_rewards() -> None:
