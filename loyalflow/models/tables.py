@@ -387,3 +387,8 @@ class AnonymousEvent(SQLModel, table=True):
     occurred_at: datetime = _required_timestamp()
     received_at: datetime = _required_timestamp()
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# The rollup tables live apart (one concern each); imported here so that whoever loads the schema
+# (migrations, tests comparing it) sees them too.
+from loyalflow.models import rollup_tables as _rollup_tables  # noqa: E402, F401

@@ -47,6 +47,8 @@ TABLES = {
     "redemption",
     "reward_stock",
     "referral",
+    "daily_rollup",
+    "rollup_day",
 }
 
 
