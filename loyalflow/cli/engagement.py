@@ -40,8 +40,8 @@ def engagement(
     """Per journey and step: sent, unique human opens and clicks, machine ones apart, bounces."""
     from rich.table import Table
 
+    from loyalflow.analytics.engagement import engagement_report
     from loyalflow.config import get_settings
-    from loyalflow.support.engagement_report import engagement_report
 
     rows = engagement_report(get_settings().effective_database_url, journey)
     table = Table(

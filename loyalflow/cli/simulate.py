@@ -18,6 +18,8 @@ from loyalflow.catalog.loader import JourneyLoadError
 from loyalflow.simulation.timeline import TimelineRow
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from loyalflow.simulation.demo import DemoRun
 
 # Timelines are wide: a pipe or a file gets 160 columns rather than 80.
@@ -110,43 +112,48 @@ def simulate(
     )
 
 
-def _summary_tables(run: "DemoRun") -> list[Table]:
+def _summary_tables(run: "DemoRun") -> list["RenderableType"]:
+    from loyalflow.cli.report_journeys import experiment_table
+
     summary = run.summary
     journeys = Table(title="journeys", title_justify="left")
-    for column in ("journey", "entries", "exits"):
+    for column in ("journey", "entered", "in progress", "converted", "rate", "exits"):
         journeys.add_column(column)
-    for journey, entries in summary.entries.items():
-        exits = summary.exits.get(journey, {})
-        journeys.add_row(journey, str(entries), "; ".join(f"{r}: {n}" for r, n in exits.items()))
-    messages = Table(title="messages per journey / step / channel", title_justify="left")
-    for column in ("journey", "step", "channel", "sent", "other outcomes"):
-        messages.add_column(column)
-    for m in summary.messages:
-        others = ", ".join(
-            f"{s} {n}" for s, n in m.statuses.items() if s not in ("sent", "delivered")
+    for report in summary.journeys:
+        total = report.total
+        journeys.add_row(
+            report.journey_id,
+            str(total.entered),
+            str(total.in_progress),
+            "-" if total.converted is None else str(total.converted),
+            "-" if total.conversion_rate is None else f"{total.conversion_rate:.1%}",
+            "; ".join(f"{e.label}: {e.count}" for e in total.exits),
         )
-        messages.add_row(m.journey, m.step, m.channel, str(m.sent), others)
+    messages = Table(title="messages per journey / step / channel", title_justify="left")
+    for column in ("journey", "step", "channel", "sent", "opened", "clicked", "other outcomes"):
+        messages.add_column(column)
+    for report in summary.journeys:
+        for m in report.total.sends:
+            others = [f"bounced {m.bounced}"] if m.bounced else []
+            others += [f"fell back {m.fell_back}"] if m.fell_back else []
+            others += [f"{r.label} {r.count}" for r in m.not_sent]
+            messages.add_row(
+                report.journey_id,
+                m.step_id,
+                m.channel,
+                str(m.sent),
+                str(m.opened),
+                str(m.clicked),
+                ", ".join(others),
+            )
     skips = Table(title="not sent, by reason", title_justify="left")
     skips.add_column("reason")
     skips.add_column("count", justify="right")
-    for reason, count in summary.skips:
+    for reason, count in summary.not_sent:
         skips.add_row(reason, str(count))
-    variants = Table(title="experiments: entered and converted per variant", title_justify="left")
-    for column in ("journey", "variant", "entered", "converted", "rate", "vs", "z", "p"):
-        variants.add_column(column)
-    for e in summary.experiments:
-        for v in e.variants:
-            variants.add_row(
-                e.journey,
-                v.variant,
-                str(v.entered),
-                str(v.converted),
-                f"{v.rate:.1%}",
-                v.versus or "reference",
-                f"{v.z:.2f}" if v.z is not None else "-",
-                f"{v.p_value:.3f}" if v.p_value is not None else "-",
-            )
-    return [journeys, messages, skips, variants]
+    experiments = [experiment_table(e) for e in summary.experiments]
+    heading = "experiments: per variant against the control, with a verdict under each"
+    return [journeys, messages, skips, heading, *experiments]
 
 
 def demo(
@@ -200,7 +207,9 @@ def demo(
     elapsed = time.monotonic() - began
     report.write_text(render_report(run, elapsed), encoding="utf-8")
     if as_json:
-        _print_json({**dataclasses.asdict(run), "seconds": round(elapsed, 1), "report": report})
+        fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(run)}
+        summary = run.summary.model_dump(mode="json")
+        _print_json({**fields, "summary": summary, "seconds": round(elapsed, 1), "report": report})
         return
     for table in _summary_tables(run):
         console.print(table)

@@ -27,7 +27,7 @@ from loyalflow.simulation.demo_program import (
     build_program,
 )
 from loyalflow.simulation.environment import Simulation, simulation
-from loyalflow.simulation.stats import Summary, summarise
+from loyalflow.simulation.summary import Summary, summarise
 
 STEPS_PER_DAY = 1
 STEP = timedelta(days=1) / STEPS_PER_DAY
@@ -135,5 +135,5 @@ async def run_demo(
     ) as sim:
         sim.rules = demo_rules(sim.rules, sim.started_at, days)
         await run_program(sim, program, days, on_day)
-        summary = summarise(sim, days)
+        summary = summarise(sim.url, sim.settings, sim.started_at, days)
         return DemoRun(members, days, seed, sim.started_at, summary)

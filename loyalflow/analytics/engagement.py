@@ -1,17 +1,20 @@
-"""Engagement per journey and step: sent, unique human opens and clicks, machines apart.
+"""Engagement per journey and step (`loyalflow engagement`): sent, unique human opens and clicks,
+machines apart, bounces.
 
-One SQL aggregate over the ledger and `engagement_hit` (never row by row). "Unique" counts
-messages: a member who opens a message five times is one open. A human click counts as an
-open too, as in the member's events.
+One SQL aggregate over the ledger and `engagement_hit` (never row by row). People's figures use
+the journey funnel's definitions (`send_measures`); "unique" counts messages: a member who opens
+a message five times is one open. Machine figures count messages machines opened or whose links
+they followed (Apple Mail Privacy Protection, link scanners), people or not.
 """
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import col, select
 
+from loyalflow.analytics.send_measures import BOUNCED, CLICKED, OPENED, SENT
 from loyalflow.models.db import read_scope
-from loyalflow.models.tables import EngagementHit, Message, MessageStatus
+from loyalflow.models.tables import EngagementHit, Message
 
 
 @dataclass(frozen=True)
@@ -34,23 +37,18 @@ def engagement_report(url: str, journey_id: str | None = None) -> list[Engagemen
         return func.count(func.distinct(case((condition, message_id))))
 
     is_click = col(hit.kind).in_(("click", "sms_click"))
-    human_open = and_(col(hit.human), or_(col(hit.kind) == "open", is_click))
-    human_click = and_(col(hit.human), is_click)
     machine_open = and_(~col(hit.human), col(hit.kind) == "open")
     machine_click = and_(~col(hit.human), is_click)
-    delivered = col(Message.status).in_(
-        (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.BOUNCED)
-    )
     query = (
         select(  # type: ignore[call-overload]
             Message.journey_id,
             Message.step_id,
-            unique(delivered),
-            unique(human_open),
-            unique(human_click),
+            unique(SENT),
+            unique(OPENED),
+            unique(CLICKED),
             unique(machine_open),
             unique(machine_click),
-            unique(col(Message.status) == MessageStatus.BOUNCED),
+            unique(BOUNCED),
         )
         .select_from(Message)
         .join(hit, col(hit.message_id) == message_id, isouter=True)

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
+from loyalflow.analytics.engagement import EngagementRow, engagement_report
 from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
 from loyalflow.members.engagement import record_hit
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Message, MessageLink
-from loyalflow.support.engagement_report import EngagementRow, engagement_report
 from tests.journey_helpers import create_member
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"

@@ -1,0 +1,72 @@
+"""A journey's cohort in SQL: its entries in a period, and what each entry did next.
+
+Every report figure starts from the cohort (enrollment rows entered in [start, end)) and is
+aggregated per version in the database; these expressions are correlated with `Enrollment`.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Numeric, and_, exists
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from loyalflow.analytics.journey_models import GoalInfo, ReportPeriod
+from loyalflow.analytics.sql_time import plus
+from loyalflow.models.journey import Goal
+from loyalflow.models.tables import Enrollment, Event
+
+PURCHASE = "purchase"
+MONEY = Numeric(20, 2)
+
+
+@dataclass(frozen=True)
+class Cohort:
+    journey_id: str
+    period: ReportPeriod
+
+    def where(self) -> ColumnElement[bool]:
+        clauses = [col(Enrollment.journey_id) == self.journey_id]
+        if self.period.start is not None:
+            clauses.append(col(Enrollment.entered_at) >= self.period.start)
+        if self.period.end is not None:
+            clauses.append(col(Enrollment.entered_at) < self.period.end)
+        return and_(*clauses)
+
+
+def goal_info(goal: Goal | None) -> GoalInfo | None:
+    if goal is None:
+        return None
+    return GoalInfo(
+        event=goal.event,
+        within_days=goal.within.total_seconds() / 86400,
+        condition=goal.condition,
+        basis="runs" if goal.condition else "events",
+    )
+
+
+def _in_window(event: Any, goal: Goal) -> ColumnElement[bool]:
+    """The event is the member's, after the entry and within the goal window."""
+    return and_(
+        col(event.member_id) == col(Enrollment.member_id),
+        col(event.occurred_at) > col(Enrollment.entered_at),
+        col(event.occurred_at) <= plus(col(Enrollment.entered_at), goal.within),
+    )
+
+
+def converted(goal: Goal) -> ColumnElement[bool]:
+    """The entry converted: its goal event arrived after it and within the window. A goal with
+    a condition on the event is only evaluated by the runs: their record is what counts then."""
+    if goal.condition:
+        return col(Enrollment.converted_at).is_not(None)
+    event = aliased(Event)
+    return exists().where(_in_window(event, goal), col(event.type) == goal.event)
+
+
+def revenue_join(goal: Goal) -> tuple[Any, ColumnElement[bool], ColumnElement[Decimal]]:
+    """(purchase alias, join condition, amount): the purchases within each entry's goal window."""
+    purchase = aliased(Event)
+    amount = purchase.properties["amount"].as_numeric(20, 2)
+    return purchase, and_(_in_window(purchase, goal), col(purchase.type) == PURCHASE), amount

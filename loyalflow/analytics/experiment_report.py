@@ -1,0 +1,169 @@
+"""The experiment report of one split step: per arm, entries, conversions and clicks (one GROUP
+BY over the cohort), compared with the control by `experiment_stats`, and a one-sentence verdict.
+
+An entry is in the experiment when its run reached the split step; its arm is the member's
+recorded assignment (stable across re-entries). Conversion is the journey's goal (`cohort.py`);
+a click is a person clicking any message of the run. The conversion control is the holdout when
+there is one (it receives nothing: the baseline), else the first variant; clicks are compared
+with the first variant, as the holdout has nothing to click.
+"""
+
+from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from loyalflow.analytics.cohort import Cohort, converted, goal_info
+from loyalflow.analytics.experiment_stats import ALPHA, Arm, compare
+from loyalflow.analytics.journey_lookup import experiment_name
+from loyalflow.analytics.journey_models import (
+    Comparison,
+    ExperimentReport,
+    ReportPeriod,
+    VariantResult,
+)
+from loyalflow.models.db import read_scope
+from loyalflow.models.journey import Journey, SplitStep
+from loyalflow.models.tables import (
+    Enrollment,
+    ExperimentAssignment,
+    JourneyStep,
+    Message,
+    utcnow,
+)
+
+# Below this many entries in an arm, no verdict: an interval that wide decides nothing, and the
+# normal approximation behind the z-test is poor (README, "Results: journeys and experiments").
+MIN_PER_ARM = 100
+HOLDOUT = "holdout"
+
+
+def _ones(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def arm_counts(
+    url: str, journey: Journey, split: SplitStep, period: ReportPeriod
+) -> dict[str, tuple[int, int, int]]:
+    """variant -> (entered, converted, clicked)."""
+    assignment = ExperimentAssignment
+    reached_split = exists().where(
+        col(JourneyStep.workflow_id) == col(Enrollment.workflow_id),
+        col(JourneyStep.step_id) == split.id,
+    )
+    clicked = exists().where(
+        col(Message.workflow_id) == col(Enrollment.workflow_id),
+        col(Message.first_clicked_at).is_not(None),
+    )
+    query = (
+        select(
+            col(assignment.variant),
+            func.count(),
+            _ones(converted(journey.goal)) if journey.goal else literal(0),
+            _ones(clicked),
+        )
+        .select_from(Enrollment)
+        .join(
+            assignment,
+            and_(
+                col(assignment.experiment) == experiment_name(journey, split),
+                col(assignment.member_id) == col(Enrollment.member_id),
+            ),
+        )
+        .where(Cohort(journey.id, period).where(), reached_split)
+        .group_by(col(assignment.variant))
+    )
+    with read_scope(url) as session:
+        return {v: (int(n), int(c), int(k)) for v, n, c, k in session.execute(query)}
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def verdict(
+    results: list[VariantResult], control: str, min_per_arm: int, has_goal: bool
+) -> tuple[bool, str]:
+    """(enough data, the sentence)."""
+    small = min(results, key=lambda r: r.entered)
+    if small.entered < min_per_arm:
+        return False, (
+            f"Not enough data yet: every arm needs at least {min_per_arm} entries "
+            f"({small.variant} has {small.entered})."
+        )
+    if not has_goal:
+        return True, "The journey has no goal, so no arm can win on conversion; see clicks."
+    reference = next(r for r in results if r.variant == control)
+    assert reference.conversion is not None
+    winners = [r for r in results if r.conversion is not None and r.conversion.significant]
+    if not winners:
+        smallest = min(
+            (
+                r.conversion.p_value_holm
+                for r in results
+                if r.conversion and r.conversion.p_value_holm
+            ),
+            default=None,
+        )
+        detail = f" (smallest Holm-adjusted p = {smallest:.3f})" if smallest is not None else ""
+        return True, (
+            f"No variant converts differently from {control} at the 5% level yet{detail}."
+        )
+    best = max(winners, key=lambda r: abs(r.conversion.lift or 0) if r.conversion else 0)
+    conv = best.conversion
+    assert conv is not None and conv.lift is not None and conv.p_value_holm is not None
+    direction = "better" if conv.lift > 0 else "worse"
+    return True, (
+        f"{best.variant} converts {direction} than {control}: {_percent(conv.rate)} vs "
+        f"{_percent(reference.conversion.rate)} ({conv.lift * 100:+.1f} points, "
+        f"Holm-adjusted p = {conv.p_value_holm:.3f})."
+    )
+
+
+def experiment_report(
+    url: str,
+    journey: Journey,
+    split: SplitStep,
+    period: ReportPeriod,
+    min_per_arm: int = MIN_PER_ARM,
+) -> ExperimentReport:
+    counts = arm_counts(url, journey, split, period)
+    names = [name for name, _ in split.groups]
+    names += sorted(set(counts) - set(names))  # arms of an earlier version of the split
+    control = HOLDOUT if HOLDOUT in names else names[0]
+    zero = (0, 0, 0)
+    conversion: dict[str, Comparison] = {}
+    if journey.goal is not None:
+        arms = [Arm(n, counts.get(n, zero)[1], counts.get(n, zero)[0]) for n in names]
+        conversion = compare(arms, control, ALPHA)
+    clickable = [n for n in names if n != HOLDOUT]
+    click_control = clickable[0] if clickable else None
+    clicks: dict[str, Comparison] = {}
+    if click_control is not None:
+        arms = [Arm(n, counts.get(n, zero)[2], counts.get(n, zero)[0]) for n in clickable]
+        clicks = compare(arms, click_control, ALPHA)
+    results = [
+        VariantResult(
+            variant=name,
+            entered=counts.get(name, zero)[0],
+            control=name == control,
+            conversion=conversion.get(name),
+            clicks=clicks.get(name),
+        )
+        for name in names
+    ]
+    enough, sentence = verdict(results, control, min_per_arm, journey.goal is not None)
+    return ExperimentReport(
+        journey_id=journey.id,
+        split_step=split.id,
+        experiment=experiment_name(journey, split),
+        period=period,
+        goal=goal_info(journey.goal),
+        generated_at=utcnow(),
+        alpha=ALPHA,
+        min_per_arm=min_per_arm,
+        control=control,
+        click_control=click_control,
+        enough_data=enough,
+        variants=results,
+        verdict=sentence,
+    )
