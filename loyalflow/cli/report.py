@@ -3,6 +3,7 @@
 import typer
 
 from loyalflow.cli.report_journeys import experiment, journey
+from loyalflow.cli.report_rollup import rollup
 
 report_app = typer.Typer(
     help="Results on the live database: journey funnels and experiment verdicts.",
@@ -10,3 +11,4 @@ report_app = typer.Typer(
 )
 report_app.command("journey")(journey)
 report_app.command("experiment")(experiment)
+report_app.command("rollup")(rollup)
