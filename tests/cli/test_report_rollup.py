@@ -53,7 +53,9 @@ def test_backfill_rolls_up_each_day_of_the_range(cli_env: Settings) -> None:
     assert f"rolled up 3 days, {FIRST} to {last}" in result.output
     with session_scope(url) as session:
         done = session.exec(
-            select(RollupDay.day).where(col(RollupDay.day) >= FIRST, col(RollupDay.day) <= last)
+            select(col(RollupDay.day)).where(
+                col(RollupDay.day) >= FIRST, col(RollupDay.day) <= last
+            )
         ).all()
         rows = session.exec(
             select(DailyRollup).where(col(DailyRollup.day) >= FIRST, col(DailyRollup.day) <= last)
