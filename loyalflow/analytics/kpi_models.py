@@ -70,6 +70,11 @@ class BuyerBehaviour(_Shape):
     purchase_frequency: float | None  # orders ÷ purchasers
 
 
+class RedeemerComparison(_Shape):
+    redeeming: BuyerBehaviour
+    not_redeeming: BuyerBehaviour
+
+
 class PointsKpis(_Shape):
     issued: int  # earned, bonus, opening, positive adjustments; refunds' reversals subtracted
     redeemed: int  # spent on rewards; cancelled redemptions' returns subtracted
@@ -77,7 +82,7 @@ class PointsKpis(_Shape):
     removed: int  # negative adjustments by staff or imports
     outstanding: int  # members' balances at the period end
     point_value: Decimal  # `point_value` in loyalty.yaml, currency per point
-    outstanding_value: Decimal  # outstanding × point_value
+    outstanding_value: Decimal  # outstanding * point_value
     redemption_rate: float | None  # redeemed ÷ issued
     breakage: float | None  # expired ÷ issued
 
@@ -174,6 +179,7 @@ class KpiReport(_Shape):
     overall: KpiFigures
     groups: list[KpiGroup] = Field(default_factory=list)  # empty unless `by`
     aov_by_tier: list[TierAov]
+    redeemers: RedeemerComparison
     tiers: TierKpis
     cohorts: CohortTable
     rfm: RfmKpis
