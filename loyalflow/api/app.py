@@ -21,6 +21,7 @@ from loyalflow.api.routes import (
     members,
     preferences,
     redemptions,
+    reports_kpis,
     segment,
     timeline,
     tracking,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracking.router,
         codec.router,
         segment.router,
+        reports_kpis.router,
     ]
     for router in routers:
         app.include_router(router)

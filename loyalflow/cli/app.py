@@ -58,6 +58,11 @@ app = typer.Typer(
                 "engagement",
                 "Per journey and step: sent, human opens and clicks, machine ones, bounces.",
             ),
+            "report": Lazy(
+                "loyalflow.cli.report",
+                "report_app",
+                "Results on the live database: program KPIs (tables, JSON, CSV).",
+            ),
             "demo": Lazy(
                 "loyalflow.cli.simulate",
                 "demo",
