@@ -1,7 +1,7 @@
 """The program KPI report: one read-only transaction, every figure aggregated in SQL by the
 `kpi_*` modules, assembled into a `KpiReport`."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
@@ -15,6 +15,7 @@ from loyalflow.analytics.kpi_models import (
     Period,
     RedeemerComparison,
 )
+from loyalflow.analytics.kpi_period import default_period
 from loyalflow.analytics.kpi_points import points_kpis, redeemer_behaviour
 from loyalflow.analytics.kpi_purchases import aov_by_tier, purchase_kpis
 from loyalflow.analytics.kpi_rfm import rfm_kpis
@@ -22,13 +23,6 @@ from loyalflow.analytics.kpi_tiers import tier_kpis
 from loyalflow.analytics.sql import NO_GROUP
 from loyalflow.models.db import read_scope
 from loyalflow.rules.loyalty import LoyaltyRules
-
-DEFAULT_DAYS = 30
-
-
-def default_period(now: datetime | None = None, days: int = DEFAULT_DAYS) -> Period:
-    end = now or datetime.now(UTC)
-    return Period(start=end - timedelta(days=days), end=end)
 
 
 def kpi_report(

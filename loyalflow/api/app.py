@@ -22,6 +22,7 @@ from loyalflow.api.routes import (
     preferences,
     redemptions,
     reports_journeys,
+    reports_kpis,
     segment,
     timeline,
     tracking,
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         codec.router,
         segment.router,
         reports_journeys.router,
+        reports_kpis.router,
     ]
     for router in routers:
         app.include_router(router)

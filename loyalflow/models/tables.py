@@ -80,7 +80,11 @@ class Member(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     # Tier rules over 12-month spend read a member's recent purchases.
-    __table_args__ = (Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),
+        # The KPI report: a type's events over a period (the member, for the cohort table).
+        Index("ix_event_type_time_member", "type", "occurred_at", "member_id"),
+    )
 
     # Clients' ids are up to 128 characters; derived events append to them.
     event_id: str = Field(primary_key=True, max_length=255)
@@ -307,7 +311,10 @@ class PointsLedger(SQLModel, table=True):
     is the sum of `points` over the member's rows, always."""
 
     __tablename__ = "points_ledger"
-    __table_args__ = (Index("ix_points_ledger_member", "member_id", "id"),)
+    __table_args__ = (
+        Index("ix_points_ledger_member", "member_id", "id"),
+        Index("ix_points_ledger_time", "at"),  # the KPI report's points over a period
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="member.id", max_length=128)

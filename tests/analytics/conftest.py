@@ -37,3 +37,12 @@ def own_database_url(
     get_engine(url).dispose()
     with get_engine(POSTGRES_URL).begin() as connection:
         connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(scope="module")
+def program(own_database_url: str) -> str:
+    """The hand-made program of `kpi_program.py`, loaded into this module's database."""
+    from tests.analytics.kpi_program import load_program
+
+    load_program(own_database_url)
+    return own_database_url

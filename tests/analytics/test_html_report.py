@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from loyalflow.analytics.html_report import journey_html, program_html
 from loyalflow.analytics.journey_models import Funnel, JourneyReport, ReportPeriod, StepFunnel
@@ -20,7 +21,9 @@ from loyalflow.analytics.kpi_models import Period
 from loyalflow.analytics.kpis import kpi_report
 from loyalflow.analytics.rollup import rollup_day
 from loyalflow.analytics.timeseries import daily_series
-from tests.analytics.kpi_program import END, START, load_program, program_rules
+from loyalflow.cli.app import app
+from loyalflow.config import get_settings
+from tests.analytics.kpi_program import END, START, program_rules
 
 DATA_BLOCK = re.compile(r'<script type="application/json" id="report-data">(.*?)</script>', re.S)
 SCRIPTS = re.compile(r"<script>(.*?)</script>", re.S)
@@ -61,18 +64,18 @@ def assert_self_contained(html: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def program(own_database_url: str) -> str:
-    load_program(own_database_url)
+def rolled_up(program: str) -> str:
+    """The KPI tests' hand-made program, with June rolled up."""
     day = START.date()
     while day < END.date():
-        rollup_day(own_database_url, day)
+        rollup_day(program, day)
         day += timedelta(days=1)
-    return own_database_url
+    return program
 
 
-def test_the_program_report_is_self_contained_and_carries_the_figures(program: str) -> None:
-    report = kpi_report(program, program_rules(), Period(start=START, end=END))
-    series = daily_series(program, START.date(), END.date() - timedelta(days=1))
+def test_the_program_report_is_self_contained_and_carries_the_figures(rolled_up: str) -> None:
+    report = kpi_report(rolled_up, program_rules(), Period(start=START, end=END))
+    series = daily_series(rolled_up, START.date(), END.date() - timedelta(days=1))
 
     html = program_html(report, series, [], "Test program")
 
@@ -89,6 +92,30 @@ def test_the_program_report_is_self_contained_and_carries_the_figures(program: s
         t.tier: t.members for t in report.tiers.distribution
     }
     assert "Retention by join-month cohort" in html and "recency \u00d7 frequency" in html
+
+
+def test_report_kpis_format_html_writes_the_page_in_the_output_folder(
+    rolled_up: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOYALFLOW_DATABASE_URL", rolled_up)
+    monkeypatch.setenv("LOYALFLOW_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["report", "kpis", "--from", "2026-06-01", "--to", "2026-06-30", "--format", "html"],
+        )
+    finally:
+        get_settings.cache_clear()
+
+    assert result.exit_code == 0, result.output
+    [page] = (tmp_path / "home" / "output").glob("report-kpis-*.html")
+    html = page.read_text()
+    assert_self_contained(html)
+    data = data_of(html)
+    assert data["series"]["labels"][0] == "2026-06-01" and len(data["series"]["labels"]) == 30
+    assert sum(Decimal(str(v)) for v in data["series"]["revenue"]) == Decimal("2640")
+    assert data["report"]["period"]["start"].startswith("2026-06-01")
 
 
 def _journey(name: str) -> JourneyReport:

@@ -5,7 +5,6 @@ the program's list of happenings, or by hand in the comments where the points le
 decide (expiry takes what redemptions left).
 """
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -15,15 +14,9 @@ from loyalflow.analytics.kpi_models import KpiReport, Period, RfmKey
 from loyalflow.analytics.kpis import kpi_report
 from loyalflow.analytics.sql import ACTIVITY_TYPES
 from loyalflow.members.state import MEMBER_ACTIVITY
-from tests.analytics.kpi_program import ACTIVITY, END, PROGRAM, START, Happening, load_program
+from tests.analytics.kpi_program import ACTIVITY, END, PROGRAM, START, Happening
 
 PERIOD = Period(start=START, end=END)
-
-
-@pytest.fixture(scope="module")
-def program(own_database_url: str) -> Iterator[str]:
-    load_program(own_database_url)
-    yield own_database_url
 
 
 @pytest.fixture(scope="module")

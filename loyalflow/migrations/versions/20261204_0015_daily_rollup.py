@@ -1,8 +1,8 @@
 """The daily rollup (one row per day and journey, step, channel, variant), the days rolled up, and
-the time indexes a day's rollup reads through.
+the time indexes a day's rollup reads through (events and ledger rows by time: 0016's indexes).
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-04
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -32,8 +32,6 @@ INDEXES = (
     ("ix_message_sent_at", "message", ["sent_at"]),
     ("ix_message_first_opened_at", "message", ["first_opened_at"]),
     ("ix_message_first_clicked_at", "message", ["first_clicked_at"]),
-    ("ix_event_type_time", "event", ["type", "occurred_at"]),
-    ("ix_points_ledger_at", "points_ledger", ["at"]),
     ("ix_enrollment_entered_at", "enrollment", ["entered_at"]),
     ("ix_enrollment_converted_at", "enrollment", ["converted_at"]),
 )
