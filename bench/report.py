@@ -1,4 +1,5 @@
-"""Times the full program KPI report (`loyalflow report kpis`) on a generated program.
+"""Times the full program KPI report (`loyalflow report kpis`) and the rollup of one day on a
+generated program.
 
     python bench/report.py [--database postgresql|sqlite] [--members 1000000]
                            [--events 20000000] [--messages 5000000] [--keep] [--reuse]
@@ -33,6 +34,7 @@ from sqlalchemy.engine import make_url
 from loyalflow.analytics.kpi_models import Period
 from loyalflow.analytics.kpi_period import default_period
 from loyalflow.analytics.kpis import kpi_report
+from loyalflow.analytics.rollup import rollup_day
 from loyalflow.config import Settings
 from loyalflow.models.db import get_engine, upgrade_database
 from loyalflow.rules.loyalty import load_rules
@@ -112,6 +114,10 @@ def measure(url: str, repeat: int) -> list[dict[str, Any]]:
             "KPI report, by tier", repeat, lambda: kpi_report(url, rules, default_period(), "tier")
         ),
         timed("KPI report, 180 days ago", repeat, lambda: kpi_report(url, rules, past)),
+        # The daily rollup (bench/rollup.py: the same on a program with opens, clicks, entries).
+        timed(
+            "rollup of one day", repeat, lambda: rollup_day(url, (now - timedelta(days=10)).date())
+        ),
     ]
 
 
