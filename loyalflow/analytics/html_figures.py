@@ -30,8 +30,9 @@ def series_chart(series: DailySeries) -> dict[str, Any]:
         "opens": [d.opens for d in series.days],
         "clicks": [d.clicks for d in series.days],
         "conversions": [d.conversions for d in series.days],
-        # Money as text in the data (exact), as a number for the chart's axis.
-        "revenue": [float(d.revenue) for d in series.days],
+        # A number for the chart's axis (the exact amounts are in the table). Revenue is the
+        # program's, not a journey's: a journey's series has none.
+        "revenue": None if series.journey_id else [float(d.revenue) for d in series.days],
         "rolled_up": [d.rolled_up for d in series.days],
     }
 

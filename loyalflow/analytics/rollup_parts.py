@@ -9,7 +9,8 @@ Definitions (README, "Results: the HTML report and daily rollup"):
   click counts as an open), on the message's journey, step, channel and variant;
 - unsubscribes: `consent.updated` revocations that day, blamed on the member's last message sent
   before on that channel and topic; with none, on the program row of that channel;
-- entered: journey entries that day; conversions: entries whose goal arrived that day;
+- entered: journey entries that day; conversions: entries whose run recorded its goal that day
+  (`converted_at`, the runs' own record: a holdout, exiting at once, records none);
 - purchases: `purchase` events that day with an amount >= 0 (a refund is not an order);
   revenue: the sum of their amounts, refunds subtracted;
 - new members: members who joined that day (`joined_at`, else when the row was created);

@@ -12,27 +12,23 @@
     var s = data.series;
     if (!s) { return; }
     var line = function (label, values, color) {
-      return { label: label, data: values, borderColor: color, backgroundColor: color, yAxisID: "y", tension: 0.2, pointRadius: 2 };
+      return { label: label, data: values, borderColor: color, backgroundColor: color, yAxisID: "y", pointRadius: 2 };
     };
+    var datasets = [
+      line("sends", s.sends, palette[0]),
+      line("opens", s.opens, palette[1]),
+      line("clicks", s.clicks, palette[2]),
+      line("conversions", s.conversions, palette[3])
+    ];
+    var scales = { y: { beginAtZero: true, title: { display: true, text: "messages, conversions" } } };
+    if (s.revenue) {
+      datasets.push({ label: "revenue", data: s.revenue, type: "bar", yAxisID: "revenue", backgroundColor: "rgba(124, 58, 237, 0.25)", borderColor: palette[4] });
+      scales.revenue = { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "revenue" } };
+    }
     new Chart(canvas, {
       type: "line",
-      data: {
-        labels: s.labels,
-        datasets: [
-          line("sends", s.sends, palette[0]),
-          line("opens", s.opens, palette[1]),
-          line("clicks", s.clicks, palette[2]),
-          line("conversions", s.conversions, palette[3]),
-          { label: "revenue", data: s.revenue, type: "bar", yAxisID: "revenue", backgroundColor: "rgba(124, 58, 237, 0.25)", borderColor: palette[4] }
-        ]
-      },
-      options: {
-        interaction: { mode: "index", intersect: false },
-        scales: {
-          y: { beginAtZero: true, title: { display: true, text: "messages, conversions" } },
-          revenue: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "revenue" } }
-        }
-      }
+      data: { labels: s.labels, datasets: datasets },
+      options: { interaction: { mode: "index", intersect: false }, scales: scales }
     });
   }
 
@@ -67,7 +63,7 @@
           { label: "rate", type: "line", data: m.rates.map(percent), showLine: false, pointRadius: 6, pointStyle: "rectRot", borderColor: palette[3], backgroundColor: palette[3] }
         ]
       },
-      options: { scales: { y: { beginAtZero: true, title: { display: true, text: "%" } } } }
+      options: { scales: { y: { beginAtZero: true, suggestedMax: 100, title: { display: true, text: "%" } } } }
     });
   }
 
