@@ -16,6 +16,7 @@ from loyalflow.models.rollup_tables import RollupDay, table_of
 from loyalflow.models.tables import Event, Message
 
 rolled = table_of(RollupDay)
+ROLLUP_LOCK = 0x726F6C6C << 20  # "roll": this module's range of advisory lock keys
 
 
 class RolledDay(BaseModel):
@@ -46,6 +47,13 @@ def rollup_statement(day: date) -> sa.Insert:
 def rollup_day(url: str, day: date) -> RolledDay:
     """Replaces the day's rows with freshly computed ones and marks the day done."""
     with session_scope(url) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # The schedule and a hand backfill redoing the same day take turns (SQLite writers
+            # always do): otherwise the second INSERT would collide with the first's rows.
+            session.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                {"key": ROLLUP_LOCK + day.toordinal()},
+            )
         session.execute(sa.delete(rollup).where(rollup.c.day == day))
         session.execute(rollup_statement(day))
         # Counted, not the INSERT's rowcount: some drivers report -1 for INSERT ... SELECT.

@@ -3,6 +3,7 @@
 replaces the day, never adds to it."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -248,3 +249,13 @@ def test_the_schedule_catches_up_missed_days_and_settles_recent_ones(database_ur
     # Run again on the same day after it succeeded: only the settling days.
     rollup_day(database_url, today - timedelta(days=1))
     assert wanted(1, 30) == [today - timedelta(days=1)]
+
+
+def test_concurrent_rollups_of_one_day_take_turns(database_url: str, program: Program) -> None:
+    """The nightly run and a hand backfill of the same day at once: both succeed, once."""
+    expected = rollup_day(database_url, DAY).rows
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: rollup_day(database_url, DAY), range(4)))
+
+    assert [r.rows for r in results] == [expected] * 4
+    assert len(rows_of_day(database_url)) == expected
