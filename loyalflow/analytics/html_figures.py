@@ -66,14 +66,24 @@ def experiment_chart(report: ExperimentReport) -> dict[str, Any]:
     """Per variant: the rate and its 95% interval (a floating bar), conversion and clicks."""
 
     def arm(metric: str) -> dict[str, Any]:
-        rates, intervals = [], []
+        rates, intervals, lifts, lift_intervals = [], [], [], []
         for variant in report.variants:
             comparison = getattr(variant, metric)
             rate = comparison.rate if comparison is not None else None
             interval = comparison.rate_interval if comparison is not None else None
             rates.append(rate)
             intervals.append([interval.low, interval.high] if interval is not None else None)
-        return {"rates": rates, "intervals": intervals}
+            # Against the control, in proportion points: an interval clear of 0 is a difference.
+            lift = comparison.lift if comparison is not None else None
+            around = comparison.lift_interval if comparison is not None else None
+            lifts.append(lift)
+            lift_intervals.append([around.low, around.high] if around is not None else None)
+        return {
+            "rates": rates,
+            "intervals": intervals,
+            "lifts": lifts,
+            "lift_intervals": lift_intervals,
+        }
 
     return {
         "labels": [v.variant + (" (control)" if v.control else "") for v in report.variants],

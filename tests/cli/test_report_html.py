@@ -63,4 +63,11 @@ def test_the_experiment_page_carries_each_arms_interval(cli_env: Settings, tmp_p
     ):
         assert low <= rate <= high
     assert chart["clicks"]["intervals"][2] is None  # the holdout receives nothing to click
+    # Lifts against the holdout: a 2/3 - 1, b 0 - 1; the control itself has none.
+    assert chart["conversion"]["lifts"][2] is None
+    assert [round(v, 9) for v in chart["conversion"]["lifts"][:2]] == [round(2 / 3 - 1, 9), -1.0]
+    for value, (low, high) in zip(
+        chart["conversion"]["lifts"][:2], chart["conversion"]["lift_intervals"][:2], strict=True
+    ):
+        assert low <= value <= high
     assert "Not enough data yet" in html

@@ -67,7 +67,24 @@
     });
   }
 
-  var draw = { series: series, funnel: funnel, tiers: tiers, experiment: experiment };
+  function lift(canvas) {
+    var e = data.experiment;
+    var m = e[canvas.dataset.metric];
+    var points = function (v) { return v === null ? null : v * 100; };
+    new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: e.labels,
+        datasets: [
+          { label: "lift, 95% interval (points)", data: m.lift_intervals.map(function (i) { return i === null ? null : [points(i[0]), points(i[1])]; }), backgroundColor: "rgba(22, 163, 74, 0.3)", borderColor: palette[1], borderWidth: 1, barPercentage: 0.4 },
+          { label: "lift", type: "line", data: m.lifts.map(points), showLine: false, pointRadius: 6, pointStyle: "rectRot", borderColor: palette[3], backgroundColor: palette[3] }
+        ]
+      },
+      options: { scales: { y: { title: { display: true, text: "points against the control" } } } }
+    });
+  }
+
+  var draw = { series: series, funnel: funnel, tiers: tiers, experiment: experiment, lift: lift };
   document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
     var kind = canvas.dataset.chart;
     if (draw[kind]) { draw[kind](canvas); }
