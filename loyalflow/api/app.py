@@ -24,6 +24,7 @@ from loyalflow.api.routes import (
     preferences,
     redemptions,
     reports_journeys,
+    reports_kpis,
     segment,
     timeline,
     tracking,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         segment.router,
         metrics.router,
         reports_journeys.router,
+        reports_kpis.router,
     ]
     for router in routers:
         app.include_router(router)

@@ -66,7 +66,7 @@ app = typer.Typer(
             "report": Lazy(
                 "loyalflow.cli.report",
                 "report_app",
-                "Results: journey funnels and experiment verdicts, as tables, JSON or CSV.",
+                "Results: program KPIs, journey funnels, experiment verdicts, the daily rollup.",
             ),
             "demo": Lazy(
                 "loyalflow.cli.simulate",

@@ -20,6 +20,7 @@ from loyalflow.analytics.journey_models import (
 )
 from loyalflow.analytics.report_window import PeriodError, parse_moment, report_period
 from loyalflow.cli.report_csv import experiment_csv, journey_csv
+from loyalflow.cli.report_html import write_html
 
 err = Console(stderr=True)
 
@@ -39,15 +40,13 @@ ToOption = Annotated[
     typer.Option("--to", help="entries up to this date (inclusive) or time (default: now)"),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", help="table, json, csv or html")]
-OutOption = Annotated[Path | None, typer.Option("--out", help="write to this file, not stdout")]
-
-
-def html_report(report: JourneyReport | ExperimentReport) -> str:
-    """The hook `--format html` calls: the self-contained HTML report (with charts) renders one
-    journey or experiment report here."""
-    raise typer.BadParameter(
-        "the HTML report is not available in this build", param_hint="--format"
-    )
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="write to this file, not stdout (html: default <home>/output/report-<kind>-<id>.html)",
+    ),
+]
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -217,7 +216,7 @@ def journey(
     elif fmt is Format.csv:
         _emit(journey_csv(report), [], out)
     else:
-        _emit(html_report(report), [], out)
+        write_html(report, out)
 
 
 def experiment(
@@ -260,4 +259,4 @@ def experiment(
     elif fmt is Format.csv:
         _emit(experiment_csv(report), [], out)
     else:
-        _emit(html_report(report), [], out)
+        write_html(report, out)

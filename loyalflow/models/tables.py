@@ -81,7 +81,11 @@ class Member(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     # Tier rules over 12-month spend read a member's recent purchases.
-    __table_args__ = (Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),
+        # The KPI report: a type's events over a period (the member, for the cohort table).
+        Index("ix_event_type_time_member", "type", "occurred_at", "member_id"),
+    )
 
     # Clients' ids are up to 128 characters; derived events append to them.
     event_id: str = Field(primary_key=True, max_length=255)
@@ -316,7 +320,10 @@ class PointsLedger(SQLModel, table=True):
     is the sum of `points` over the member's rows, always."""
 
     __tablename__ = "points_ledger"
-    __table_args__ = (Index("ix_points_ledger_member", "member_id", "id"),)
+    __table_args__ = (
+        Index("ix_points_ledger_member", "member_id", "id"),
+        Index("ix_points_ledger_time", "at"),  # the KPI report's points over a period
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="member.id", max_length=128)
@@ -464,3 +471,8 @@ class AuditEntry(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=255)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     ip: str | None = Field(default=None, max_length=64)
+
+
+# The rollup tables live apart (one concern each); imported here so that whoever loads the schema
+# (migrations, tests comparing it) sees them too.
+from loyalflow.models import rollup_tables as _rollup_tables  # noqa: E402, F401

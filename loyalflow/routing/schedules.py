@@ -17,8 +17,10 @@ from temporalio.client import (
 from loyalflow.catalog.loader import Catalog
 from loyalflow.config import Settings
 from loyalflow.models.journey import Journey
+from loyalflow.models.rollup_io import RollupInput
 from loyalflow.models.workflow_io import SweepInput
 from loyalflow.rules.loyalty import LoyaltyRules
+from loyalflow.workflows.daily_rollup import DailyRollupWorkflow
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,9 @@ INACTIVITY_SCHEDULE_ID = "loyalflow-inactivity-sweep"
 SEGMENT_SCHEDULE_PREFIX = "loyalflow-segment-"
 POINTS_EXPIRY_SCHEDULE_ID = "loyalflow-points-expiry-sweep"
 REQUALIFICATION_SCHEDULE_ID = "loyalflow-tier-requalification"
+DAILY_ROLLUP_SCHEDULE_ID = "loyalflow-daily-rollup"
+# Ten past midnight UTC: yesterday's late writes (a send finishing at 23:59) are in.
+DAILY_ROLLUP_CRON = "10 0 * * *"
 
 
 OPTIONAL_SCHEDULES = (POINTS_EXPIRY_SCHEDULE_ID, REQUALIFICATION_SCHEDULE_ID)
@@ -72,6 +77,19 @@ def requalification_schedule(settings: Settings, cron: str) -> Schedule:
     )
 
 
+def daily_rollup_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            DailyRollupWorkflow.run,
+            RollupInput(),
+            id="daily-rollup",
+            task_queue=settings.temporal_task_queue,
+        ),
+        spec=ScheduleSpec(cron_expressions=[DAILY_ROLLUP_CRON]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
 def segment_schedule(settings: Settings, journey: Journey) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
@@ -88,9 +106,12 @@ def segment_schedule(settings: Settings, journey: Journey) -> Schedule:
 def wanted_schedules(
     settings: Settings, rules: LoyaltyRules, catalog: Catalog
 ) -> dict[str, Schedule]:
-    """Every schedule the configuration asks for: the inactivity sweep, the points expiry sweep
-    (unless points never expire), one per segment journey."""
-    wanted = {INACTIVITY_SCHEDULE_ID: inactivity_schedule(settings, rules)}
+    """Every schedule the configuration asks for: the inactivity sweep, the daily rollup, the
+    points expiry sweep (unless points never expire), one per segment journey."""
+    wanted = {
+        INACTIVITY_SCHEDULE_ID: inactivity_schedule(settings, rules),
+        DAILY_ROLLUP_SCHEDULE_ID: daily_rollup_schedule(settings),
+    }
     if rules.points_expiry.policy != "never":
         wanted[POINTS_EXPIRY_SCHEDULE_ID] = points_expiry_schedule(settings, rules)
     if rules.tiers.requalification is not None:

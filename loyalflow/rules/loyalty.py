@@ -110,6 +110,8 @@ class Referrals(_Strict):
 class LoyaltyRules(_Strict):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     points_per_unit: Annotated[float, Field(ge=0)] = 1
+    # What one point is worth to the program, in `currency`: values the outstanding balance.
+    point_value: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=6)] = Decimal("0.01")
     tiers: TierLadder
     inactivity: Inactivity = Inactivity()
     points_expiry: PointsExpiry = PointsExpiry()

@@ -20,6 +20,7 @@ from loyalflow.activities.enrollment import EnrollmentActivities
 from loyalflow.activities.journey_steps import JourneyStepActivities
 from loyalflow.activities.points_expiry import PointsExpiryActivities
 from loyalflow.activities.rendering import TemplateRenderer
+from loyalflow.activities.rollup import RollupActivities
 from loyalflow.activities.segments import JourneySegmentActivities, SegmentActivities
 from loyalflow.activities.send import SendActivities
 from loyalflow.catalog.registry import get_catalog
@@ -34,6 +35,7 @@ from loyalflow.runtime.connection import connect, ensure_search_attributes
 from loyalflow.runtime.logs import configure_logging
 from loyalflow.runtime.metrics import serve_worker_metrics
 from loyalflow.runtime.send_failures import SendFailureInterceptor, SendFailureLog
+from loyalflow.workflows.daily_rollup import DailyRollupWorkflow
 from loyalflow.workflows.journey import JourneyWorkflow
 from loyalflow.workflows.retry_send import RetrySendWorkflow
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow
@@ -121,10 +123,11 @@ def build_worker(
     segment_journeys = JourneySegmentActivities(client, settings)
     points_expiry = PointsExpiryActivities(client, settings)
     steps = JourneyStepActivities(client, settings)
+    rollups = RollupActivities(settings)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[JourneyWorkflow, SegmentSweepWorkflow, RetrySendWorkflow],
+        workflows=[JourneyWorkflow, SegmentSweepWorkflow, RetrySendWorkflow, DailyRollupWorkflow],
         activities=[
             sends.send_message,
             sends.abandon_message,
@@ -137,6 +140,8 @@ def build_worker(
             steps.load_member_facts,
             steps.record_assignment,
             steps.apply_update,
+            rollups.plan_rollup_days,
+            rollups.rollup_one_day,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Failed send attempts: one line each (repeats summarised), no traceback.

@@ -51,6 +51,8 @@ TABLES = {
     "console_session",
     "login_attempt",
     "audit_log",
+    "daily_rollup",
+    "rollup_day",
 }
 
 

@@ -1,0 +1,149 @@
+"""Member KPIs at the period end: total, new, active rate, repeat purchase rate, inactivity
+buckets and churn; one pass over the member table, grouped by tier or locale when asked.
+
+A member's state "at the period end" is today's row corrected by what happened since: the
+counters are today's minus the purchases after the end, and the last activity is today's unless
+it is after the end, when the event history answers for that member only. With the default
+period (ending now) no event is read at all.
+"""
+
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.sql.expression import ColumnElement
+
+from loyalflow.analytics.kpi_models import InactivityBucket, MemberKpis, Period
+from loyalflow.analytics.sql import (
+    ACTIVITY_TYPES,
+    NO_GROUP,
+    amount,
+    event,
+    group_column,
+    joined,
+    member,
+    ratio,
+)
+from loyalflow.models.tables import UTCDateTime
+
+
+def last_activity_before(end: datetime) -> ColumnElement[Any]:
+    """The member's last activity before `end`; the join time for a member with none."""
+    since_end = (
+        sa.select(sa.func.max(event.c.occurred_at))
+        .where(
+            event.c.member_id == member.c.id,
+            event.c.type.in_(ACTIVITY_TYPES),
+            event.c.occurred_at < end,
+        )
+        .scalar_subquery()
+    )
+    last = sa.case(
+        (member.c.last_activity_at < end, member.c.last_activity_at),
+        (member.c.last_activity_at >= end, since_end),  # NULL (no activity): neither
+    )
+    return sa.func.coalesce(last, joined(), type_=UTCDateTime())
+
+
+def purchases_since(at: datetime) -> sa.Subquery:
+    """Per member: orders (refunds excluded) and amounts (refunds included) at or after `at`."""
+    return (
+        sa.select(
+            event.c.member_id,
+            sa.func.sum(sa.case((amount() >= 0, 1), else_=0)).label("orders"),
+            sa.func.sum(amount()).label("spent"),
+        )
+        .where(event.c.type == "purchase", event.c.occurred_at >= at)
+        .group_by(event.c.member_id)
+        .subquery()
+    )
+
+
+def member_kpis(
+    connection: Connection, period: Period, buckets_days: tuple[int, ...], by: str | None
+) -> dict[str, MemberKpis]:
+    end = period.end
+    later = purchases_since(end)
+    orders_at_end = member.c.purchase_count - sa.func.coalesce(later.c.orders, 0)
+    idle_since = last_activity_before(end)
+    bounds = bucket_bounds(buckets_days)
+
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    def idle_between(low: int, high: int | None) -> ColumnElement[bool]:
+        older = idle_since <= end - timedelta(days=low)
+        if high is None:
+            return older
+        return sa.and_(older, idle_since > end - timedelta(days=high))
+
+    group = group_column(by).label("g")
+    query = (
+        sa.select(
+            group,
+            sa.func.count().label("total"),
+            count(joined() >= period.start).label("new"),
+            count(orders_at_end >= 1).label("purchasers"),
+            count(orders_at_end >= 2).label("repeat"),
+            *(
+                count(idle_between(low, high)).label(f"idle_{i}")
+                for i, (low, high) in enumerate(bounds)
+            ),
+        )
+        .select_from(member.outerjoin(later, later.c.member_id == member.c.id))
+        .where(joined() < end)
+        .group_by(group)
+    )
+    figures: dict[str, MemberKpis] = {}
+    if by is None:
+        figures[NO_GROUP] = empty_member_kpis(bounds)
+    for row in connection.execute(query).mappings():
+        total = int(row["total"])
+        buckets = [
+            InactivityBucket(min_days=low, max_days=high, members=int(row[f"idle_{i}"] or 0))
+            for i, (low, high) in enumerate(bounds)
+        ]
+        assert buckets[0].max_days is not None
+        active, churned = buckets[0].members, buckets[-1].members
+        purchasers, repeat = int(row["purchasers"] or 0), int(row["repeat"] or 0)
+        figures[row["g"]] = MemberKpis(
+            total=total,
+            new=int(row["new"] or 0),
+            active=active,
+            active_days=buckets[0].max_days,
+            active_rate=ratio(active, total),
+            purchasers=purchasers,
+            repeat_purchasers=repeat,
+            repeat_purchase_rate=ratio(repeat, purchasers),
+            churned=churned,
+            churn_rate=ratio(churned, total),
+            inactivity=buckets,
+        )
+    return figures
+
+
+def empty_member_kpis(bounds: list[tuple[int, int | None]]) -> MemberKpis:
+    """A group without members at the period end (all figures 0, rates None)."""
+    first = bounds[0][1]
+    assert first is not None
+    return MemberKpis(
+        total=0,
+        new=0,
+        active=0,
+        active_days=first,
+        active_rate=None,
+        purchasers=0,
+        repeat_purchasers=0,
+        repeat_purchase_rate=None,
+        churned=0,
+        churn_rate=None,
+        inactivity=[InactivityBucket(min_days=lo, max_days=hi, members=0) for lo, hi in bounds],
+    )
+
+
+def bucket_bounds(buckets_days: tuple[int, ...]) -> list[tuple[int, int | None]]:
+    """(0, first), (first, second)... (last, None): the last bucket is churn."""
+    edges: list[int | None] = [0, *buckets_days, None]
+    return [(int(low or 0), high) for low, high in pairwise(edges)]

@@ -1,0 +1,84 @@
+"""Purchase KPIs over the period: orders, revenue, average order value, purchase frequency,
+revenue per member and 12-month historical CLV; AOV per tier as well.
+
+Orders are `purchase` events with an amount of 0 or more; a refund (a negative amount) is no
+order but takes its amount off the revenue, as it takes it off the member's `total_spent`.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from loyalflow.analytics.kpi_models import Period, PurchaseKpis, TierAov
+from loyalflow.analytics.sql import (
+    NO_GROUP,
+    amount,
+    event,
+    group_column,
+    member,
+    money,
+    money_ratio,
+    ratio,
+)
+
+CLV_WINDOW = timedelta(days=365)
+
+
+def _purchases(by: str | None, start: object, end: object) -> "sa.Select[str, Any, Decimal, int]":
+    group = group_column(by).label("g")
+    query = sa.select(
+        group,
+        sa.func.sum(sa.case((amount() >= 0, 1), else_=0)).label("orders"),
+        sa.func.sum(amount()).label("revenue"),
+        sa.func.count(sa.distinct(sa.case((amount() >= 0, event.c.member_id)))).label("buyers"),
+    ).where(event.c.type == "purchase", event.c.occurred_at >= start, event.c.occurred_at < end)
+    if by is not None:
+        query = query.select_from(event.join(member, member.c.id == event.c.member_id))
+    return query.group_by(group)
+
+
+def purchase_kpis(
+    connection: Connection, period: Period, members: dict[str, int], by: str | None
+) -> dict[str, PurchaseKpis]:
+    """`members`: each group's total at the period end (the denominator per member)."""
+    in_period = {row.g: row for row in connection.execute(_purchases(by, period.start, period.end))}
+    year = {
+        row.g: money(row.revenue)
+        for row in connection.execute(_purchases(by, period.end - CLV_WINDOW, period.end))
+    }
+    figures: dict[str, PurchaseKpis] = {}
+    for key in sorted(set(members) | set(in_period) | set(year)):
+        row = in_period.get(key)
+        orders = int(row.orders or 0) if row else 0
+        revenue = money(row.revenue) if row else money(0)
+        buyers = int(row.buyers or 0) if row else 0
+        total = members.get(key, 0)
+        revenue_12m = year.get(key, money(0))
+        figures[key] = PurchaseKpis(
+            orders=orders,
+            revenue=revenue,
+            purchasers=buyers,
+            average_order_value=money_ratio(revenue, orders),
+            purchase_frequency=ratio(orders, buyers),
+            revenue_per_member=money_ratio(revenue, total),
+            revenue_12m=revenue_12m,
+            clv_12m=money_ratio(revenue_12m, total),
+        )
+    return figures
+
+
+def aov_by_tier(connection: Connection, period: Period) -> list[TierAov]:
+    """By the member's current tier (tiers at the time of each order are not recorded)."""
+    rows = connection.execute(_purchases("tier", period.start, period.end))
+    return [
+        TierAov(
+            tier=row.g or NO_GROUP,
+            orders=int(row.orders or 0),
+            revenue=money(row.revenue),
+            average_order_value=money_ratio(money(row.revenue), int(row.orders or 0)),
+        )
+        for row in rows
+    ]
