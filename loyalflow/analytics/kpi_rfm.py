@@ -23,14 +23,17 @@ def _cells(at: datetime) -> sa.Subquery:
     later = purchases_since(at)
     orders = member.c.purchase_count - sa.func.coalesce(later.c.orders, 0)
     spent = member.c.total_spent - sa.func.coalesce(later.c.spent, 0)
+    # Newest first, the first that is not a refund: the index walk stops there.
     last_before = (
-        sa.select(sa.func.max(event.c.occurred_at))
+        sa.select(event.c.occurred_at)
         .where(
             event.c.member_id == member.c.id,
             event.c.type == "purchase",
             event.c.occurred_at < at,
             amount() >= 0,
         )
+        .order_by(event.c.occurred_at.desc())
+        .limit(1)
         .scalar_subquery()
     )
     last = sa.type_coerce(
@@ -40,15 +43,10 @@ def _cells(at: datetime) -> sa.Subquery:
         ),
         UTCDateTime(),
     )
-    recency = sa.case(
-        (last > months_before(at, 3), "<3m"),
-        (last > months_before(at, 6), "3-6m"),
-        else_=">6m",
-    )
     state = (
         sa.select(
             member.c.id,
-            recency.label("recency"),
+            last.label("last"),
             orders.label("orders"),
             spent.label("spent"),
         )
@@ -56,9 +54,15 @@ def _cells(at: datetime) -> sa.Subquery:
         .where(joined() < at, orders >= 1)
         .subquery()
     )
+    last_purchase = sa.type_coerce(state.c.last, UTCDateTime())
+    recency = sa.case(
+        (last_purchase > months_before(at, 3), "<3m"),
+        (last_purchase > months_before(at, 6), "3-6m"),
+        else_=">6m",
+    )
     return sa.select(
         state.c.id,
-        state.c.recency,
+        recency.label("recency"),
         sa.func.ntile(5).over(order_by=(state.c.orders, state.c.id)).label("f"),
         sa.func.ntile(5).over(order_by=(state.c.spent, state.c.id)).label("m"),
     ).subquery()

@@ -67,8 +67,9 @@ def months_before(at: datetime, months: int) -> datetime:
 
 
 def amount() -> ColumnElement[Decimal]:
-    """A purchase's amount (a refund's is negative); 0 when absent."""
-    return sa.func.coalesce(event.c.properties["amount"].as_numeric(20, 2), 0)
+    """A purchase's amount (a refund's is negative); 0 when absent. `event.amount` is computed
+    by the database from the properties (models/purchase_amount.py) and indexed."""
+    return sa.func.coalesce(event.c.amount, 0)
 
 
 def joined() -> ColumnElement[Any]:
