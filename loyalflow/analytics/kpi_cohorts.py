@@ -42,9 +42,19 @@ def cohort_table(
     # Per member, one flag per month of the window (a join, purchase or visit in it), then per
     # cohort the sum of each flag: no DISTINCT over millions of (member, month) pairs, which
     # SQLite sorts slowly; each cohort member's events are read through the per-member index.
-    active_month = month_index(event.c.occurred_at)
+    # Months as time ranges: a row compares its time twice per month, cheaper than taking the
+    # calendar month of every event twelve times over.
+    starts = [_month_start(first + k) for k in range(months + 1)]
     flags = [
-        sa.func.max(sa.case((active_month == first + k, 1), else_=0)).label(f"m{k}")
+        sa.func.max(
+            sa.case(
+                (
+                    sa.and_(event.c.occurred_at >= starts[k], event.c.occurred_at < starts[k + 1]),
+                    1,
+                ),
+                else_=0,
+            )
+        ).label(f"m{k}")
         for k in range(months)
     ]
     per_member = (
@@ -86,3 +96,8 @@ def cohort_table(
         if sizes.get(index)
     ]
     return CohortTable(months=months, rows=rows)
+
+
+def _month_start(index: int) -> datetime:
+    year, month = divmod(index - 1, 12)
+    return datetime(year, month + 1, 1, tzinfo=UTC)
