@@ -69,11 +69,6 @@ class Sql:
             return f"round(CAST({value} AS numeric), 2)"
         return f"round({value}, 2)"
 
-    def amount_of(self, column: str) -> str:
-        if self.dialect == "postgresql":
-            return f"CAST({column} ->> 'amount' AS numeric)"
-        return f"CAST(json_extract({column}, '$.amount') AS REAL)"
-
     def joined_offset(self, member: str) -> str:
         """Seconds between the member's joining and now: the same in every statement."""
         return f"(({member} * 2654435761) % {TWO_YEARS})"
@@ -170,7 +165,7 @@ def _events(sql: Sql, members: int, low: int, high: int) -> str:
 def _ledger(sql: Sql) -> list[str]:
     """An earning (or a refund's reversal) per purchase; a redemption after one purchase in 20,
     an expiry after one in 33."""
-    amount = sql.amount_of("properties")
+    amount = "amount"  # computed by the database from the properties
     columns = "(member_id, at, kind, points, event_id, lots)"
     return [
         f"""INSERT INTO points_ledger {columns}
@@ -204,7 +199,7 @@ def _messages(sql: Sql, members: int, low: int, high: int) -> str:
 
 
 def _counters(sql: Sql) -> list[str]:
-    amount = sql.amount_of("properties")
+    amount = "amount"
     return [
         f"""UPDATE member SET purchase_count = a.orders, total_spent = a.spent,
                               first_purchase_at = a.first_at, last_purchase_at = a.last_at

@@ -29,34 +29,53 @@ from loyalflow.analytics.sql import (
 from loyalflow.models.tables import UTCDateTime
 
 
-def last_activity_before(end: datetime) -> ColumnElement[Any]:
-    """The member's last activity before `end`; the join time for a member with none."""
-    since_end = (
-        sa.select(sa.func.max(event.c.occurred_at))
+def activity_before(end: datetime) -> sa.CTE:
+    """For the members active again since `end` (few, unless the period is long past): their
+    last activity before it. Read once (MATERIALIZED), so the buckets below compare a column
+    rather than re-running a lookup per bucket."""
+    active_since = sa.select(member.c.id).where(member.c.last_activity_at >= end)
+    return (
+        sa.select(event.c.member_id, sa.func.max(event.c.occurred_at).label("last"))
         .where(
-            event.c.member_id == member.c.id,
+            event.c.member_id.in_(active_since),
             event.c.type.in_(ACTIVITY_TYPES),
             event.c.occurred_at < end,
         )
-        .scalar_subquery()
+        .group_by(event.c.member_id)
+        .cte()
+        .prefix_with("MATERIALIZED")
     )
+
+
+def last_activity_before(end: datetime, earlier: sa.CTE) -> ColumnElement[Any]:
+    """The member's last activity before `end` (`earlier`: `activity_before(end)`, joined);
+    the join time for a member with none."""
     last = sa.case(
         (member.c.last_activity_at < end, member.c.last_activity_at),
-        (member.c.last_activity_at >= end, since_end),  # NULL (no activity): neither
+        (member.c.last_activity_at >= end, earlier.c.last),  # NULL (no activity): neither
     )
     return sa.func.coalesce(last, joined(), type_=UTCDateTime())
 
 
 def purchases_since(at: datetime) -> sa.Subquery:
-    """Per member: orders (refunds excluded) and amounts (refunds included) at or after `at`."""
+    """Per member: orders (refunds excluded) and amounts (refunds included) at or after `at`.
+
+    The rows are read first (MATERIALIZED, from the index of a type's events by time, which
+    holds the amounts), then grouped: grouping in the same step makes the planners walk the
+    per-member index instead, fetching every purchase row of the history."""
+    rows = (
+        sa.select(event.c.member_id, amount().label("amount"))
+        .where(event.c.type == "purchase", event.c.occurred_at >= at)
+        .cte()
+        .prefix_with("MATERIALIZED")
+    )
     return (
         sa.select(
-            event.c.member_id,
-            sa.func.sum(sa.case((amount() >= 0, 1), else_=0)).label("orders"),
-            sa.func.sum(amount()).label("spent"),
+            rows.c.member_id,
+            sa.func.sum(sa.case((rows.c.amount >= 0, 1), else_=0)).label("orders"),
+            sa.func.sum(rows.c.amount).label("spent"),
         )
-        .where(event.c.type == "purchase", event.c.occurred_at >= at)
-        .group_by(event.c.member_id)
+        .group_by(rows.c.member_id)
         .subquery()
     )
 
@@ -67,7 +86,8 @@ def member_kpis(
     end = period.end
     later = purchases_since(end)
     orders_at_end = member.c.purchase_count - sa.func.coalesce(later.c.orders, 0)
-    idle_since = last_activity_before(end)
+    earlier = activity_before(end)
+    idle_since = last_activity_before(end, earlier)
     bounds = bucket_bounds(buckets_days)
 
     def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -92,7 +112,11 @@ def member_kpis(
                 for i, (low, high) in enumerate(bounds)
             ),
         )
-        .select_from(member.outerjoin(later, later.c.member_id == member.c.id))
+        .select_from(
+            member.outerjoin(later, later.c.member_id == member.c.id).outerjoin(
+                earlier, earlier.c.member_id == member.c.id
+            )
+        )
         .where(joined() < end)
         .group_by(group)
     )

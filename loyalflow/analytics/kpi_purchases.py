@@ -5,8 +5,7 @@ Orders are `purchase` events with an amount of 0 or more; a refund (a negative a
 order but takes its amount off the revenue, as it takes it off the member's `total_spent`.
 """
 
-from datetime import timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,14 +26,21 @@ from loyalflow.analytics.sql import (
 CLV_WINDOW = timedelta(days=365)
 
 
-def _purchases(by: str | None, start: object, end: object) -> "sa.Select[str, Any, Decimal, int]":
+def _purchases(
+    by: str | None, start: datetime, end: datetime, *, buyers: bool = True
+) -> "sa.Select[Any]":
+    """Orders, revenue (and, with `buyers`, members with an order) per group, in [start, end)."""
     group = group_column(by).label("g")
-    query = sa.select(
-        group,
+    figures = [
         sa.func.sum(sa.case((amount() >= 0, 1), else_=0)).label("orders"),
         sa.func.sum(amount()).label("revenue"),
-        sa.func.count(sa.distinct(sa.case((amount() >= 0, event.c.member_id)))).label("buyers"),
-    ).where(event.c.type == "purchase", event.c.occurred_at >= start, event.c.occurred_at < end)
+    ]
+    if buyers:
+        with_order = sa.case((amount() >= 0, event.c.member_id))
+        figures.append(sa.func.count(sa.distinct(with_order)).label("buyers"))
+    query = sa.select(group, *figures).where(
+        event.c.type == "purchase", event.c.occurred_at >= start, event.c.occurred_at < end
+    )
     if by is not None:
         query = query.select_from(event.join(member, member.c.id == event.c.member_id))
     return query.group_by(group)
@@ -47,7 +53,9 @@ def purchase_kpis(
     in_period = {row.g: row for row in connection.execute(_purchases(by, period.start, period.end))}
     year = {
         row.g: money(row.revenue)
-        for row in connection.execute(_purchases(by, period.end - CLV_WINDOW, period.end))
+        for row in connection.execute(
+            _purchases(by, period.end - CLV_WINDOW, period.end, buyers=False)
+        )
     }
     figures: dict[str, PurchaseKpis] = {}
     for key in sorted(set(members) | set(in_period) | set(year)):
@@ -72,7 +80,7 @@ def purchase_kpis(
 
 def aov_by_tier(connection: Connection, period: Period) -> list[TierAov]:
     """By the member's current tier (tiers at the time of each order are not recorded)."""
-    rows = connection.execute(_purchases("tier", period.start, period.end))
+    rows = connection.execute(_purchases("tier", period.start, period.end, buyers=False))
     return [
         TierAov(
             tier=row.g or NO_GROUP,

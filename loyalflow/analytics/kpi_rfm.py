@@ -19,53 +19,75 @@ from loyalflow.analytics.sql import amount, event, joined, member, months_before
 from loyalflow.models.tables import UTCDateTime
 
 
-def _cells(at: datetime) -> sa.Subquery:
+def _cells(at: datetime, bought_since: bool) -> sa.Subquery:
+    """`bought_since`: some member bought at `at` or later (else no history is read)."""
     later = purchases_since(at)
     orders = member.c.purchase_count - sa.func.coalesce(later.c.orders, 0)
     spent = member.c.total_spent - sa.func.coalesce(later.c.spent, 0)
-    last_before = (
-        sa.select(sa.func.max(event.c.occurred_at))
+    # For members who bought again since `at`: their last order in the 6 months before it
+    # (older is "> 6 months" whatever its date). The rows come from the index of a type's
+    # events by time, which holds the amounts (MATERIALIZED: read first, then grouped).
+    six_months = months_before(at, 6)
+    orders_before = (
+        sa.select(event.c.member_id, event.c.occurred_at)
         .where(
-            event.c.member_id == member.c.id,
             event.c.type == "purchase",
+            event.c.occurred_at >= six_months,
             event.c.occurred_at < at,
             amount() >= 0,
+            sa.literal(bought_since),
         )
-        .scalar_subquery()
+        .cte()
+        .prefix_with("MATERIALIZED")
+    )
+    recent = (
+        sa.select(orders_before.c.member_id, sa.func.max(orders_before.c.occurred_at).label("last"))
+        .group_by(orders_before.c.member_id)
+        .subquery()
     )
     last = sa.type_coerce(
         sa.case(
             (member.c.last_purchase_at < at, member.c.last_purchase_at),
-            (member.c.last_purchase_at >= at, last_before),
+            (member.c.last_purchase_at >= at, recent.c.last),
         ),
         UTCDateTime(),
-    )
-    recency = sa.case(
-        (last > months_before(at, 3), "<3m"),
-        (last > months_before(at, 6), "3-6m"),
-        else_=">6m",
     )
     state = (
         sa.select(
             member.c.id,
-            recency.label("recency"),
+            last.label("last"),
             orders.label("orders"),
             spent.label("spent"),
         )
-        .select_from(member.outerjoin(later, later.c.member_id == member.c.id))
+        .select_from(
+            member.outerjoin(later, later.c.member_id == member.c.id).outerjoin(
+                recent, recent.c.member_id == member.c.id
+            )
+        )
         .where(joined() < at, orders >= 1)
         .subquery()
     )
+    last_purchase = sa.type_coerce(state.c.last, UTCDateTime())
+    recency = sa.case(
+        (last_purchase > months_before(at, 3), "<3m"),
+        (last_purchase > six_months, "3-6m"),
+        else_=">6m",
+    )
     return sa.select(
         state.c.id,
-        state.c.recency,
+        recency.label("recency"),
         sa.func.ntile(5).over(order_by=(state.c.orders, state.c.id)).label("f"),
         sa.func.ntile(5).over(order_by=(state.c.spent, state.c.id)).label("m"),
     ).subquery()
 
 
 def rfm_kpis(connection: Connection, period: Period) -> RfmKpis:
-    before, after = _cells(period.start), _cells(period.end)
+    def bought_since(at: datetime) -> bool:
+        later = sa.select(member.c.id).where(member.c.last_purchase_at >= at).limit(1)
+        return connection.execute(later).first() is not None
+
+    before = _cells(period.start, bought_since(period.start))
+    after = _cells(period.end, bought_since(period.end))
     keys = (after.c.recency, after.c.f, after.c.m, before.c.recency, before.c.f, before.c.m)
     rows = connection.execute(
         sa.select(*keys, sa.func.count().label("members"))

@@ -3,7 +3,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from loyalflow.analytics.kpi_cohorts import cohort_table
 from loyalflow.analytics.kpi_members import bucket_bounds, empty_member_kpis, member_kpis
@@ -24,6 +24,8 @@ from loyalflow.analytics.sql import NO_GROUP
 from loyalflow.models.db import read_scope
 from loyalflow.rules.loyalty import LoyaltyRules
 
+REPORT_WORK_MEM = "256MB"
+
 
 def kpi_report(
     url: str, rules: LoyaltyRules, period: Period | None = None, by: GroupBy | None = None
@@ -31,6 +33,10 @@ def kpi_report(
     period = period or default_period()
     with read_scope(url) as session:
         connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            # The cohort table's and RFM's groupings hash millions of rows at 1M members; in the
+            # default 4 MB they spill to disk. For this read-only transaction only.
+            connection.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
         overall = _figures(connection, period, rules, None)[NO_GROUP]
         groups = [
             KpiGroup(key=key, figures=figures)

@@ -50,6 +50,28 @@ def _month_index_postgresql(element: month_index, compiler: SQLCompiler, **kw: A
     return f"(CAST(EXTRACT(YEAR FROM {utc}) AS INTEGER) * 12 + CAST(EXTRACT(MONTH FROM {utc}) AS INTEGER))"
 
 
+class by_member_index(FunctionElement[Any]):
+    """A column SQLite must not look up by its own index (`+column`): the query then reads a
+    member's events through the per-member index, driven from the member table. PostgreSQL's
+    planner chooses well by itself: the column, as is."""
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        super().__init__(column)
+        self.type = column.type  # compared values bind as the column's own type
+
+
+@compiles(by_member_index, "sqlite")
+def _by_member_index_sqlite(element: by_member_index, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(next(iter(element.clauses)), **kw)}"
+
+
+@compiles(by_member_index, "postgresql")
+def _by_member_index_pg(element: by_member_index, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(next(iter(element.clauses)), **kw))
+
+
 def month_label(index: int) -> str:
     year, month = divmod(index - 1, 12)
     return f"{year:04d}-{month + 1:02d}"
@@ -67,8 +89,9 @@ def months_before(at: datetime, months: int) -> datetime:
 
 
 def amount() -> ColumnElement[Decimal]:
-    """A purchase's amount (a refund's is negative); 0 when absent."""
-    return sa.func.coalesce(event.c.properties["amount"].as_numeric(20, 2), 0)
+    """A purchase's amount (a refund's is negative); 0 when absent. `event.amount` is computed
+    by the database from the properties (models/purchase_amount.py) and indexed."""
+    return sa.func.coalesce(event.c.amount, 0)
 
 
 def joined() -> ColumnElement[Any]:

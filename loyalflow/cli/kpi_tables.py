@@ -54,15 +54,24 @@ POINTS: list[Figure] = [
 ]
 
 
-def _section(title: str, figures: list[Figure], report: KpiReport) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("")
+LABEL_WIDTH = 34  # the figure names, with the table's borders
+VALUE_WIDTH = 15  # a figure such as 1,234,567.89, with its padding and border
+
+
+def _section(console: Console, title: str, figures: list[Figure], report: KpiReport) -> None:
+    """As many groups side by side as the terminal holds; the next ones in another table
+    (Rich would otherwise cut numbers short)."""
     columns = [("all", report.overall)] + [(g.key, g.figures) for g in report.groups]
-    for name, _ in columns:
-        table.add_column(name, justify="right")
-    for label, value in figures:
-        table.add_row(label, *(value(f) for _, f in columns))
-    return table
+    per_table = max(1, (console.width - LABEL_WIDTH) // VALUE_WIDTH)
+    for first in range(0, len(columns), per_table):
+        shown = columns[first : first + per_table]
+        table = Table(title=title if first == 0 else None, title_justify="left")
+        table.add_column("", no_wrap=True)
+        for name, _ in shown:
+            table.add_column(name, justify="right", no_wrap=True)
+        for label, value in figures:
+            table.add_row(label, *(value(f) for _, f in shown))
+        console.print(table)
 
 
 def print_report(console: Console, report: KpiReport) -> None:
@@ -72,8 +81,7 @@ def print_report(console: Console, report: KpiReport) -> None:
         f" UTC, amounts in {report.currency}"
     )
     inactivity = report.overall.members.inactivity
-    members = _section("Members at the period end", MEMBERS, report)
-    console.print(members)
+    _section(console, "Members at the period end", MEMBERS, report)
     idle = Table(title="Days since the last activity", title_justify="left")
     for bucket in inactivity:
         idle.add_column(
@@ -84,8 +92,8 @@ def print_report(console: Console, report: KpiReport) -> None:
         )
     idle.add_row(*(f"{b.members:,}" for b in inactivity))
     console.print(idle)
-    console.print(_section("Purchases in the period", PURCHASES, report))
-    console.print(_section("Points", POINTS, report))
+    _section(console, "Purchases in the period", PURCHASES, report)
+    _section(console, "Points", POINTS, report)
     _print_buyers(console, report)
     _print_tiers(console, report)
     _print_cohorts(console, report)

@@ -13,17 +13,21 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Computed,
     DateTime,
     Dialect,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
+
+from loyalflow.models.purchase_amount import purchase_amount
 
 
 def utcnow() -> datetime:
@@ -81,11 +85,7 @@ class Member(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     # Tier rules over 12-month spend read a member's recent purchases.
-    __table_args__ = (
-        Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),
-        # The KPI report: a type's events over a period (the member, for the cohort table).
-        Index("ix_event_type_time_member", "type", "occurred_at", "member_id"),
-    )
+    __table_args__ = (Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),)
 
     # Clients' ids are up to 128 characters; derived events append to them.
     event_id: str = Field(primary_key=True, max_length=255)
@@ -98,6 +98,20 @@ class Event(SQLModel, table=True):
     caused_by: str | None = Field(default=None, max_length=255)
     # False until every journey start and signal for the event succeeded; the router retries them.
     routed: bool = Field(default=False, index=True)
+
+
+# A purchase's amount, computed by the database (models/purchase_amount.py), and the KPI report's
+# index over a type's events in a period. A column of the table, not an attribute of `Event`:
+# the ORM, the API and workflow inputs never see it; reports read it with SQL.
+_event_table = SQLModel.metadata.tables["event"]
+_event_table.append_column(Column("amount", Numeric(), Computed(purchase_amount()), nullable=True))
+Index(
+    "ix_event_type_time_member",
+    _event_table.c.type,
+    _event_table.c.occurred_at,
+    _event_table.c.member_id,
+    _event_table.c.amount,
+)
 
 
 class Consent(SQLModel, table=True):
@@ -322,7 +336,8 @@ class PointsLedger(SQLModel, table=True):
     __tablename__ = "points_ledger"
     __table_args__ = (
         Index("ix_points_ledger_member", "member_id", "id"),
-        Index("ix_points_ledger_time", "at"),  # the KPI report's points over a period
+        # The KPI report's points over a period, from the index alone.
+        Index("ix_points_ledger_time", "at", "kind", "points", "member_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -76,3 +76,22 @@ def test_bad_options_are_named(cli: CliRunner, options: list[str], named: str) -
     result = cli.invoke(app, ["report", "kpis", *options])
     assert result.exit_code == 2
     assert named in result.output
+
+
+def test_many_groups_go_to_further_tables_at_80_columns(program: str) -> None:
+    from rich.console import Console
+
+    from loyalflow.analytics.kpi_models import KpiGroup
+    from loyalflow.cli.kpi_tables import print_report
+
+    report = kpi_report(
+        program, rules_from(get_settings().loyalty_rules_file), Period(start=START, end=END)
+    )
+    seven = [KpiGroup(key=f"locale-{n}", figures=report.overall) for n in range(7)]
+    console = Console(width=80, record=True, color_system=None, file=io.StringIO())
+    print_report(console, report.model_copy(update={"groups": seven}))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    for n in range(7):
+        assert text.count(f"locale-{n}") == 3  # members, purchases, points

@@ -85,6 +85,7 @@ def test_the_default_period_is_the_last_30_days(client: TestClient) -> None:
         ({"from": "0001-01-01"}, "from"),
         ({"to": "9999-12-31"}, "to"),
         ({"by": "country"}, "by"),
+        ({"form": "2026-06-01"}, "form"),  # a typo is refused, not ignored
     ],
 )
 def test_a_bad_parameter_is_named(client: TestClient, params: dict[str, str], field: str) -> None:
