@@ -73,7 +73,7 @@ def apply_event(
         apply_profile(member, MemberIn.model_validate(event.properties))
 
     basis = _basis(session, member, event, rules)
-    member.tier = _next_tier(rules, basis, tier_before)
+    member.tier = rules.tiers.settle(tier_before, basis)
     near = tiers.near_next(session, member, rules.tiers, basis, at)
     if near is not None:
         derived.append(Derived("tier.near_next", near))
@@ -175,11 +175,3 @@ def _basis(session: Session, member: Member, event: Event, rules: LoyaltyRules) 
         since = event.occurred_at - tiers.TIER_WINDOW
         return tiers.points_earned_between(session, member.id, since, event.occurred_at)
     return _spend_12m(session, member, event)
-
-
-def _next_tier(rules: LoyaltyRules, basis: int | Decimal, current: str) -> str:
-    ladder = rules.tiers
-    earned = ladder.tier_for(basis)
-    if ladder.rank(earned) < ladder.rank(current) and ladder.downgrade == "never":
-        return current
-    return earned

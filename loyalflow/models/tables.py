@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Relationship, SQLModel
@@ -287,9 +288,15 @@ class PointsLot(SQLModel, table=True):
 
     __tablename__ = "points_lot"
     __table_args__ = (
-        # The expiry sweep pages by member over the lots due by a date.
-        Index("ix_points_lot_member_expiry", "member_id", "expires_at"),
-        Index("ix_points_lot_expiry", "expires_at"),
+        # Open lots only (spent and expired ones are most rows, and nothing looks them up by
+        # member): the expiry sweep pages by member over them; spending reads a member's.
+        Index(
+            "ix_points_lot_open",
+            "member_id",
+            "expires_at",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
