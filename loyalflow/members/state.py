@@ -73,17 +73,32 @@ def apply_event(
         apply_profile(member, MemberIn.model_validate(event.properties))
 
     basis = _basis(session, member, event, rules)
+    return derived + _settle_tier(session, member, rules, at, tier_before, basis)
+
+
+def _settle_tier(
+    session: Session,
+    member: Member,
+    rules: LoyaltyRules,
+    at: datetime,
+    tier_before: str,
+    basis: int | Decimal,
+    other: str | None = None,
+) -> list[Derived]:
+    """The member's tier for `basis`, and the `tier.*` events that follow (`other`: the
+    member's id when they are not the event's own member, e.g. a referrer)."""
     member.tier = rules.tiers.settle(tier_before, basis)
+    derived = []
     near = tiers.near_next(session, member, rules.tiers, basis, at)
     if near is not None:
-        derived.append(Derived("tier.near_next", near))
+        derived.append(Derived("tier.near_next", near, other))
     if member.tier != tier_before:
         change = (
             "upgraded"
             if rules.tiers.rank(member.tier) > rules.tiers.rank(tier_before)
             else "downgraded"
         )
-        derived.append(Derived(f"tier.{change}", {"from": tier_before, "to": member.tier}))
+        derived.append(Derived(f"tier.{change}", {"from": tier_before, "to": member.tier}, other))
     return derived
 
 
@@ -126,11 +141,35 @@ def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRule
     member.first_purchase_at = min(filter(None, (member.first_purchase_at, event.occurred_at)))
     member.last_purchase_at = max(filter(None, (member.last_purchase_at, event.occurred_at)))
     if member.purchase_count == 1:
-        return [Derived("purchase.first", {"amount": float(amount), "points": points})] + [
-            Derived("referral.converted", props, None if who == member.id else who)
-            for who, props in referrals.convert(session, member, event, rules)
-        ]
+        derived = [Derived("purchase.first", {"amount": float(amount), "points": points})]
+        for who, props in referrals.convert(session, member, event, rules):
+            if who == member.id:  # the event's own member: its tier is settled after this
+                derived.append(Derived("referral.converted", props))
+                continue
+            derived.append(Derived("referral.converted", props, who))
+            derived += _referrer_tier(session, who, event, rules)
+        return derived
     return []
+
+
+def _referrer_tier(
+    session: Session, referrer_id: str, event: Event, rules: LoyaltyRules
+) -> list[Derived]:
+    """The referrer's bonus is points too: it may lift their tier (a balance or points-earned
+    basis; spend is untouched)."""
+    if rules.tiers.basis == "spend_12m":
+        return []
+    referrer = session.get(Member, referrer_id)  # locked by the conversion, in the session
+    assert referrer is not None
+    if rules.tiers.basis == "points":
+        basis: int = referrer.points
+    else:
+        since = event.occurred_at - tiers.TIER_WINDOW
+        basis = tiers.points_earned_between(session, referrer.id, since, event.occurred_at)
+    tier_before = referrer.tier or rules.tiers.tier_for(0)
+    return _settle_tier(
+        session, referrer, rules, event.occurred_at, tier_before, basis, referrer.id
+    )
 
 
 def _consent(session: Session, member: Member, change: ConsentChange, at: datetime) -> None:
