@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from loyalflow.members import points_ledger, promotions, redemption, referrals, tiers
+from loyalflow.members import points_ledger, promotions, redemption, referrals, refunds, tiers
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -130,10 +130,14 @@ def _ledger(
 
 def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
     amount = money(event.properties.get("amount", 0))
-    earned = promotions.earning(member, event, rules.points_for(amount), rules)
-    points = earned.points
+    if amount < 0:  # a refund: the points its order earned, promotions included
+        back = refunds.points_back(session, member, event, amount, rules)
+        points, promotion = back.points, back.promotion
+    else:
+        earned = promotions.earning(member, event, rules.points_for(amount), rules)
+        points, promotion = earned.points, earned.promotion
     kind = "earned" if points >= 0 else "reversed"
-    _ledger(session, member, event, rules, kind, points, earned.promotion)
+    _ledger(session, member, event, rules, kind, points, promotion)
     member.total_spent = money(member.total_spent) + amount
     if amount < 0:  # a refund: money and points go back, it is not another purchase
         return []
