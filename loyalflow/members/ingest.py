@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.config import get_settings
+from loyalflow.members import referrals
 from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.members.tiers import points_summary
@@ -112,6 +113,7 @@ def _store(
 ) -> list[StoredEvent]:
     with session_scope(url) as session:
         members = _lock_members(session, events, create_members)
+        referrals.look_up(session, list(members.values()))
         ids = [e.event_id for e in events]
         seen = set(session.exec(select(Event.event_id).where(col(Event.event_id).in_(ids))))
         stored: list[StoredEvent] = []

@@ -16,9 +16,10 @@ expiry on (at the migration or later) applies to every point a member holds:
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import literal_column, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from loyalflow.members.points_ledger import OPEN_LOT
 from loyalflow.models.tables import PointsLot
 from loyalflow.rules.points_expiry import PointsExpiry
 
@@ -34,7 +35,7 @@ def date_open_lots(
     undated = session.exec(
         select(PointsLot.id, PointsLot.member_id, PointsLot.earned_at).where(
             col(PointsLot.member_id).in_(member_ids),
-            col(PointsLot.remaining) > literal_column("0"),
+            OPEN_LOT,
             col(PointsLot.expires_at).is_(None),
         )
     ).all()

@@ -18,17 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, literal_column, or_, update
+from sqlalchemy import func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from loyalflow.members.points_dating import date_open_lots
+from loyalflow.members.points_ledger import OPEN_LOT
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, utcnow
 from loyalflow.rules.loyalty import TierLadder
 from loyalflow.rules.points_expiry import PointsExpiry
-
-# A literal, not a bound parameter, so both databases match the partial index's predicate.
-OPEN_LOT = col(PointsLot.remaining) > literal_column("0")
 
 
 @dataclass(frozen=True)

@@ -217,18 +217,16 @@ def cancel(session: Session, member: Member, event: Event, rules: LoyaltyRules) 
         session.add(lot)
         returned.append([lot_id, points])
     amount = sum(points for _, points in returned)
-    if amount:
-        member.points += amount
-        session.add(
-            PointsLedger(
-                member_id=member.id,
-                at=event.occurred_at,
-                kind="reversed",
-                points=amount,
-                event_id=event.event_id,
-                lots=returned,
-            )
-        )
+    points_ledger.record(
+        session,
+        member,
+        kind="reversed",
+        points=amount,
+        at=event.occurred_at,
+        expiry=rules.points_expiry,
+        event_id=event.event_id,
+        lots=returned,
+    )
     return amount
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Relationship, SQLModel
+from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
@@ -324,10 +324,9 @@ class PointsLedger(SQLModel, table=True):
     points: int = Field(sa_column=Column(BigInteger(), nullable=False))  # signed, 64-bit
     event_id: str | None = Field(default=None, max_length=255, index=True)  # the cause
     promotion: str | None = Field(default=None, max_length=64)  # what multiplied an earning
-    lot_id: int | None = Field(default=None, foreign_key="points_lot.id")  # the lot it created
-    # Set instead of lot_id when the lot is new: the flush inserts lots and rows in batches and
-    # fills lot_id in, rather than one flush per earning.
-    lot: PointsLot | None = Relationship()
+    # The opening lot of an `opening` row; an earning's lot has the row's event_id instead
+    # (ingestion writes lots and rows in one INSERT each per batch, without generated ids).
+    lot_id: int | None = Field(default=None, foreign_key="points_lot.id")
     # What a negative movement took from which lots, oldest first: [[lot_id, points], ...]
     lots: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
