@@ -13,7 +13,7 @@ from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.members.tiers import points_summary
 from loyalflow.models.api import ConsentOut, EventIn, MemberIn, MemberOut
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Consent, Event, Member
+from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules, rules_from
 
 
@@ -117,6 +117,8 @@ def _store(
         ids = [e.event_id for e in events]
         seen = set(session.exec(select(Event.event_id).where(col(Event.event_id).in_(ids))))
         stored: list[StoredEvent] = []
+        # Every column given: a default_factory costs SQLModel a signature inspection per row.
+        # Each its own received_at: the re-router routes by it, in the batch's order.
         for index, incoming in enumerate(events):
             duplicate = incoming.event_id in seen
             seen.add(incoming.event_id)
@@ -125,7 +127,10 @@ def _store(
                 member_id=incoming.member_id,
                 type=incoming.type,
                 occurred_at=incoming.occurred_at,
+                received_at=utcnow(),
                 properties=incoming.properties,
+                caused_by=None,
+                routed=False,
             )
             if duplicate:
                 stored.append(StoredEvent(event, duplicate=True))
@@ -150,8 +155,10 @@ def _store(
                     member_id=consequence.member_id or member.id,
                     type=consequence.type,
                     occurred_at=event.occurred_at,
+                    received_at=utcnow(),
                     properties=consequence.properties,
                     caused_by=event.event_id,
+                    routed=False,
                 )
                 session.add(child)
                 stored.append(StoredEvent(child, duplicate=False, derived=True))
