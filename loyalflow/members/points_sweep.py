@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from loyalflow.members.points_dating import date_open_lots
 from loyalflow.members.points_ledger import OPEN_LOT
+from loyalflow.members.tiers import tier_after_expiry
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, utcnow
 from loyalflow.rules.loyalty import TierLadder
@@ -183,15 +184,13 @@ def _expire(
         by_member[lot.member_id].append(lot)
     events: list[dict[str, Any]] = []
     ledger: list[dict[str, Any]] = []
-    tiers: dict[str, str | None] = {}  # the members whose tier falls with their points
+    tiers: dict[str, str] = {}  # the members whose tier falls with their points
     for member_id, member_lots in by_member.items():
         member = members[member_id]
         amount = sum(lot.remaining for lot in member_lots)
         event_id = expired_event_id(member_id, min(lot.id for lot in member_lots))
         balance = member.points - amount
-        tier = member.tier
-        if ladder is not None and ladder.basis == "points":  # else expiry leaves the basis alone
-            tier = ladder.settle(member.tier, balance)
+        tier = tier_after_expiry(ladder, member.tier, balance)
         ledger.append(
             {
                 "member_id": member_id,
@@ -215,9 +214,8 @@ def _expire(
                 balance=balance,
             )
         )
-        if tier != member.tier:
+        if tier is not None and tier != member.tier:
             tiers[member_id] = tier
-        if tier != member.tier and member.tier is not None:
             events.append(
                 _event(
                     f"{event_id}/tier.downgraded",
@@ -238,7 +236,7 @@ def _write_expiry(
     member_ids: list[str],
     as_of: datetime,
     ledger: list[dict[str, Any]],
-    tiers: dict[str, str | None],
+    tiers: dict[str, str],
 ) -> None:
     """Set-based, a handful of statements per page whatever the number of lots: balances
     lowered by what is due (before the lots are emptied), due lots emptied, the ledger rows;
@@ -264,10 +262,10 @@ def _write_expiry(
         .execution_options(synchronize_session=False)
     )
     session.execute(insert(PointsLedger), ledger)
-    for member_id, tier in tiers.items():
+    for tier in set(tiers.values()):  # one UPDATE per tier the members fall to
         session.execute(
             update(Member)
-            .where(col(Member.id) == member_id)
+            .where(col(Member.id).in_([m for m, to in tiers.items() if to == tier]))
             .values(tier=tier)
             .execution_options(synchronize_session=False)
         )
