@@ -52,6 +52,7 @@ def apply_event(
     member.updated_at = utcnow()
     derived: list[Derived] = []
     tier_before = member.tier or rules.tiers.tier_for(0)
+    points_before = member.points
 
     if event.type == "member.joined" and member.joined_at is None:
         member.joined_at = at
@@ -72,6 +73,9 @@ def apply_event(
     elif event.type == "profile.updated":
         apply_profile(member, MemberIn.model_validate(event.properties))
 
+    unmoved = member.points == points_before and event.type != "purchase"
+    if unmoved and member.tier is not None and rules.tiers.downgrade == "never":
+        return derived  # no basis moved up, and none may take the tier down: no query for it
     basis = _basis(session, member, event, rules)
     return derived + _settle_tier(session, member, rules, at, tier_before, basis)
 
