@@ -7,7 +7,8 @@ In a throwaway schema (dropped afterwards): members and their lots are generated
 expiring over the next one, about 10% of them already due. Then `expire_page` (the sweep
 activity's database part: lock the page's members, expire due lots, write ledger rows and
 `points.expired` / `points.expiring` events; no routing, no Temporal) runs page after page as
-the workflow would, and again (the repeat must touch nothing). Reports the time, pages, rows
+the workflow would (with the policy and the shipped tier ladder, as the activity passes them),
+and again (the repeat must touch nothing). Reports the time, pages, rows
 touched per second, and checks the invariant (member balances = sum of the ledger) in SQL.
 """
 
