@@ -75,10 +75,9 @@ def expire_page(
     expiry: PointsExpiry | None = None,
     ladder: TierLadder | None = None,
 ) -> ExpiryPage:
-    """A few statements per page, whatever its size: at 10 lots per member, ORM objects per row
-    cost more than the SQL (bench/points_expiry.py). `expiry`: the policy that dates undated
-    lots (None: leave them); `ladder`: the tiers, re-evaluated when a balance-based tier may
-    fall with the points (None: tiers untouched)."""
+    """A few statements per page, whatever its size (bench/points_expiry.py). `expiry`: the
+    policy that dates undated lots (None: leave them); `ladder`: the tiers, lowered when a
+    balance-based tier falls with the points (None: tiers untouched)."""
     horizon = as_of + timedelta(days=max(reminder_days, default=0))
     dating = expiry is not None and expiry.policy != "never"
     with session_scope(url) as session:
