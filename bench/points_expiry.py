@@ -7,7 +7,8 @@ In a throwaway schema (dropped afterwards): members and their lots are generated
 expiring over the next one, about 10% of them already due. Then `expire_page` (the sweep
 activity's database part: lock the page's members, expire due lots, write ledger rows and
 `points.expired` / `points.expiring` events; no routing, no Temporal) runs page after page as
-the workflow would, and again (the repeat must touch nothing). Reports the time, pages, rows
+the workflow would (with the policy and the shipped tier ladder, as the activity passes them),
+and again (the repeat must touch nothing). Reports the time, pages, rows
 touched per second, and checks the invariant (member balances = sum of the ledger) in SQL.
 """
 
@@ -19,12 +20,18 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from loyalflow.config import Settings
 from loyalflow.members.points_sweep import expire_page
 from loyalflow.models.db import get_engine, upgrade_database
+from loyalflow.rules.loyalty import rules_from
+from loyalflow.rules.points_expiry import PointsExpiry
 
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "bench_points_expiry"
 REMINDER_DAYS = [30, 7]
+# As the sweep activity passes them: the policy (which dates undated lots) and the shipped tiers.
+EXPIRY = PointsExpiry(policy="per_lot", months=12)
+LADDER = rules_from(Settings(_env_file=None).loyalty_rules_file).tiers
 
 
 def schema_url(base: str) -> str:
@@ -68,7 +75,9 @@ def sweep(url: str, as_of: datetime, page_size: int) -> dict[str, float]:
     started = time.perf_counter()
     while True:
         page_started = time.perf_counter()
-        page = expire_page(url, as_of, REMINDER_DAYS, cursor, page_size)
+        page = expire_page(
+            url, as_of, REMINDER_DAYS, cursor, page_size, expiry=EXPIRY, ladder=LADDER
+        )
         page_times.append(time.perf_counter() - page_started)
         pages += 1
         scanned += page.scanned

@@ -2,6 +2,7 @@
 members, stored, then routed to journeys."""
 
 import asyncio
+from functools import partial
 
 from temporalio import activity
 from temporalio.client import Client
@@ -21,8 +22,9 @@ class PointsExpiryActivities:
 
     @activity.defn(name="sweep_points_expiry_page")
     async def sweep_points_expiry_page(self, request: SweepPageRequest) -> SweepPage:
+        rules = rules_from(self.settings.loyalty_rules_file)
         page = await asyncio.to_thread(
-            expire_page,
+            partial(expire_page, expiry=rules.points_expiry, ladder=rules.tiers),
             self.settings.effective_database_url,
             request.as_of,
             request.buckets_days,
@@ -31,6 +33,8 @@ class PointsExpiryActivities:
         )
         # Stored first: if routing is interrupted here, the re-router finishes it.
         await route_events(self.client, self.settings, page.events)
+        if page.dated_lots:
+            activity.logger.info("dated %d lots that had no expiry date", page.dated_lots)
         if page.expired_lots:
             activity.logger.info(
                 "expired %d points in %d lots", page.expired_points, page.expired_lots

@@ -7,11 +7,12 @@ from sqlmodel import Session, col, select
 
 from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.config import get_settings
+from loyalflow.members import referrals
 from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Event, Member
+from loyalflow.models.tables import Event, Member, utcnow
 from loyalflow.observability.metrics import count_ingested
 from loyalflow.rules.loyalty import LoyaltyRules, rules_from
 
@@ -96,9 +97,12 @@ def _store(
 ) -> list[StoredEvent]:
     with session_scope(url) as session:
         members = _lock_members(session, events, create_members)
+        referrals.look_up(session, list(members.values()))
         ids = [e.event_id for e in events]
         seen = set(session.exec(select(Event.event_id).where(col(Event.event_id).in_(ids))))
         stored: list[StoredEvent] = []
+        # Every column given: a default_factory costs SQLModel a signature inspection per row.
+        # Each its own received_at: the re-router routes by it, in the batch's order.
         for index, incoming in enumerate(events):
             duplicate = incoming.event_id in seen
             seen.add(incoming.event_id)
@@ -107,7 +111,10 @@ def _store(
                 member_id=incoming.member_id,
                 type=incoming.type,
                 occurred_at=incoming.occurred_at,
+                received_at=utcnow(),
                 properties=incoming.properties,
+                caused_by=None,
+                routed=False,
             )
             if duplicate:
                 stored.append(StoredEvent(event, duplicate=True))
@@ -132,8 +139,10 @@ def _store(
                     member_id=consequence.member_id or member.id,
                     type=consequence.type,
                     occurred_at=event.occurred_at,
+                    received_at=utcnow(),
                     properties=consequence.properties,
                     caused_by=event.event_id,
+                    routed=False,
                 )
                 session.add(child)
                 stored.append(StoredEvent(child, duplicate=False, derived=True))

@@ -1,10 +1,16 @@
-"""The expiry sweep's page: expires the lots that are due and derives `points.expired`; derives
+"""The expiry sweep's page: expires the lots that are due and derives `points.expired` (and
+`tier.downgraded` when the balance is the tier's basis and downgrades are immediate); derives
 `points.expiring` for lots coming due within a reminder window, once per lot date and reminder.
 
 One transaction per page of members, with their rows locked (in id order, as ingestion does):
 an expiry never interleaves with a purchase or redemption of the same member. Idempotent: an
 expired lot has nothing left, so a repeated or retried page expires nothing more, and reminder
 event ids are derived from member, reminder and date.
+
+Pages go by keyset over the open lots' partial index (member id, expiry): each page starts where
+the last one stopped, so the sweep reads that index once whatever the number of pages. Lots with
+no expiry date (opening balances from migration 0012, lots earned while the policy was `never`)
+are dated under the configured policy when the sweep first meets them (points_dating.py).
 """
 
 from collections import defaultdict
@@ -12,11 +18,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, or_, update
 from sqlmodel import Session, col, select
 
+from loyalflow.members.points_dating import date_open_lots
+from loyalflow.members.points_ledger import OPEN_LOT
+from loyalflow.members.tiers import tier_after_expiry
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, utcnow
+from loyalflow.rules.loyalty import TierLadder
+from loyalflow.rules.points_expiry import PointsExpiry
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,23 @@ class ExpiryPage:
     next_member_id: str | None
     expired_points: int = 0
     expired_lots: int = 0
+    dated_lots: int = 0
+
+
+@dataclass(frozen=True)
+class _Member:
+    id: str
+    points: int
+    tier: str | None
+    last_activity_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Lot:
+    id: int
+    member_id: str
+    expires_at: datetime
+    remaining: int
 
 
 def expiring_event_id(member_id: str, days: int, expires_at: datetime) -> str:
@@ -38,52 +66,55 @@ def expired_event_id(member_id: str, first_lot_id: int) -> str:
 
 
 def expire_page(
-    url: str, as_of: datetime, reminder_days: list[int], after_member_id: str | None, limit: int
+    url: str,
+    as_of: datetime,
+    reminder_days: list[int],
+    after_member_id: str | None,
+    limit: int,
+    *,
+    expiry: PointsExpiry | None = None,
+    ladder: TierLadder | None = None,
 ) -> ExpiryPage:
-    """Reads and writes in bulk (a few statements per page, whatever its size): at 10 lots per
-    member, ORM objects per row cost more than the SQL (bench/points_expiry.py)."""
+    """A few statements per page, whatever its size (bench/points_expiry.py). `expiry`: the
+    policy that dates undated lots (None: leave them); `ladder`: the tiers, lowered when a
+    balance-based tier falls with the points (None: tiers untouched)."""
     horizon = as_of + timedelta(days=max(reminder_days, default=0))
+    dating = expiry is not None and expiry.policy != "never"
     with session_scope(url) as session:
-        member_ids = list(
-            session.exec(
-                select(PointsLot.member_id)
-                .where(
-                    col(PointsLot.member_id) > (after_member_id or ""),
-                    col(PointsLot.expires_at) <= horizon,
-                    col(PointsLot.remaining) > 0,
-                )
-                .distinct()
-                .order_by(col(PointsLot.member_id))
-                .limit(limit)
-            )
-        )
+        member_ids = _page_members(session, after_member_id, horizon, limit, dating)
         if not member_ids:
             return ExpiryPage(events=[], scanned=0, next_member_id=None)
-        balances: dict[str, int] = dict(
-            session.exec(
-                select(Member.id, Member.points)
+        members = {
+            row[0]: _Member(*row)
+            for row in session.exec(
+                select(Member.id, Member.points, Member.tier, Member.last_activity_at)
                 .where(col(Member.id).in_(member_ids))
                 .order_by(col(Member.id))
                 .with_for_update()
-            ).all()
-        )
+            )
+        }
+        dated = 0
+        if dating:
+            assert expiry is not None
+            last_activity = {m.id: m.last_activity_at for m in members.values()}
+            dated = date_open_lots(session, member_ids, last_activity, expiry, as_of)
         lots = [
             _Lot(*row)
             for row in session.exec(
                 select(PointsLot.id, PointsLot.member_id, PointsLot.expires_at, PointsLot.remaining)
                 .where(
                     col(PointsLot.member_id).in_(member_ids),
+                    OPEN_LOT,
                     col(PointsLot.expires_at) <= horizon,
-                    col(PointsLot.remaining) > 0,
                 )
                 .order_by(col(PointsLot.member_id), col(PointsLot.expires_at), col(PointsLot.id))
             )
         ]
         due = [lot for lot in lots if _aware(lot.expires_at) <= as_of]
         coming = [lot for lot in lots if _aware(lot.expires_at) > as_of]
-        events = _expire(session, balances, due, as_of)
+        events = _expire(session, members, due, as_of, ladder)
         events += _reminders(session, coming, as_of, reminder_days)
-        if events:
+        if events:  # executemany: on PostgreSQL pipelined, faster than multi-row VALUES here
             session.execute(insert(Event), events)
         cursor = member_ids[-1] if len(member_ids) == limit else None
         return ExpiryPage(
@@ -92,15 +123,28 @@ def expire_page(
             next_member_id=cursor,
             expired_points=sum(lot.remaining for lot in due),
             expired_lots=len(due),
+            dated_lots=dated,
         )
 
 
-@dataclass(frozen=True)
-class _Lot:
-    id: int
-    member_id: str
-    expires_at: datetime
-    remaining: int
+def _page_members(
+    session: Session, after_member_id: str | None, horizon: datetime, limit: int, dating: bool
+) -> list[str]:
+    """The next `limit` members with an open lot due by `horizon` (or undated, when dating)."""
+    due = col(PointsLot.expires_at) <= horizon
+    return list(
+        session.exec(
+            select(PointsLot.member_id)
+            .where(
+                col(PointsLot.member_id) > (after_member_id or ""),
+                OPEN_LOT,
+                or_(due, col(PointsLot.expires_at).is_(None)) if dating else due,
+            )
+            .distinct()
+            .order_by(col(PointsLot.member_id))
+            .limit(limit)
+        )
+    )
 
 
 def _aware(at: datetime) -> datetime:
@@ -108,7 +152,12 @@ def _aware(at: datetime) -> datetime:
 
 
 def _event(
-    event_id: str, member_id: str, type: str, at: datetime, **properties: object
+    event_id: str,
+    member_id: str,
+    type: str,
+    at: datetime,
+    caused_by: str | None = None,
+    **properties: object,
 ) -> dict[str, Any]:
     return {
         "event_id": event_id,
@@ -117,23 +166,30 @@ def _event(
         "occurred_at": at,
         "received_at": utcnow(),
         "properties": properties,
-        "caused_by": None,
+        "caused_by": caused_by,
         "routed": False,
     }
 
 
 def _expire(
-    session: Session, balances: dict[str, int], due: list[_Lot], as_of: datetime
+    session: Session,
+    members: dict[str, _Member],
+    due: list[_Lot],
+    as_of: datetime,
+    ladder: TierLadder | None,
 ) -> list[dict[str, Any]]:
     by_member: dict[str, list[_Lot]] = defaultdict(list)
     for lot in due:
         by_member[lot.member_id].append(lot)
-    events, ledger, members = [], [], []
+    events: list[dict[str, Any]] = []
+    ledger: list[dict[str, Any]] = []
+    tiers: dict[str, str] = {}  # the members whose tier falls with their points
     for member_id, member_lots in by_member.items():
+        member = members[member_id]
         amount = sum(lot.remaining for lot in member_lots)
         event_id = expired_event_id(member_id, min(lot.id for lot in member_lots))
-        balance = balances[member_id] - amount
-        members.append({"id": member_id, "points": balance})
+        balance = member.points - amount
+        tier = tier_after_expiry(ladder, member.tier, balance)
         ledger.append(
             {
                 "member_id": member_id,
@@ -157,16 +213,61 @@ def _expire(
                 balance=balance,
             )
         )
-    if due:  # one statement each for the page, however many lots
+        if tier is not None and tier != member.tier:
+            tiers[member_id] = tier
+            events.append(
+                _event(
+                    f"{event_id}/tier.downgraded",
+                    member_id,
+                    "tier.downgraded",
+                    as_of,
+                    caused_by=event_id,
+                    **{"from": member.tier, "to": tier},
+                )
+            )
+    if due:
+        _write_expiry(session, list(by_member), as_of, ledger, tiers)
+    return events
+
+
+def _write_expiry(
+    session: Session,
+    member_ids: list[str],
+    as_of: datetime,
+    ledger: list[dict[str, Any]],
+    tiers: dict[str, str],
+) -> None:
+    """Set-based, a handful of statements per page whatever the number of lots: balances
+    lowered by what is due (before the lots are emptied), due lots emptied, the ledger rows;
+    only the members whose tier moves get an UPDATE of their own."""
+    due = (
+        col(PointsLot.member_id).in_(member_ids),
+        OPEN_LOT,
+        col(PointsLot.expires_at) <= as_of,
+    )
+    expiring = select(func.sum(PointsLot.remaining)).where(
+        col(PointsLot.member_id) == col(Member.id), *due[1:]
+    )
+    session.execute(
+        update(Member)
+        .where(col(Member.id).in_(member_ids))
+        .values(points=col(Member.points) - expiring.scalar_subquery())
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(PointsLot)
+        .where(*due)
+        .values(remaining=0)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(insert(PointsLedger), ledger)
+    for tier in set(tiers.values()):  # one UPDATE per tier the members fall to
         session.execute(
-            update(PointsLot)
-            .where(col(PointsLot.id).in_([lot.id for lot in due]))
-            .values(remaining=0)
+            update(Member)
+            .where(col(Member.id).in_([m for m, to in tiers.items() if to == tier]))
+            .values(tier=tier)
             .execution_options(synchronize_session=False)
         )
-        session.execute(insert(PointsLedger), ledger)
-        session.execute(update(Member), members)  # by primary key, executemany
-    return events
 
 
 def _reminders(

@@ -152,10 +152,32 @@ def _redeem(
                 "balance": member.points,
             },
         )
+        events = [event, *_tier_after_spending(member, rules, event)]
         session.add(member)
-        session.add(event)
+        session.add_all(events)
         session.flush()
-        return RedemptionOutcome(redemption, created=True, balance=member.points, events=[event])
+        return RedemptionOutcome(redemption, created=True, balance=member.points, events=events)
+
+
+def _tier_after_spending(member: Member, rules: LoyaltyRules, redeemed: Event) -> list[Event]:
+    """Only a ladder on the current balance (`basis: points`) with `downgrade: immediate`
+    follows a redemption down; points earned and spend do not change when points are spent."""
+    if rules.tiers.basis != "points":
+        return []
+    before = member.tier or rules.tiers.tier_for(0)
+    member.tier = rules.tiers.settle(before, member.points)
+    if member.tier == before:
+        return []
+    return [
+        Event(
+            event_id=f"{redeemed.event_id}/tier.downgraded",
+            member_id=member.id,
+            type="tier.downgraded",
+            occurred_at=redeemed.occurred_at,
+            properties={"from": before, "to": member.tier},
+            caused_by=redeemed.event_id,
+        )
+    ]
 
 
 def cancel(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> int:
@@ -198,18 +220,16 @@ def cancel(session: Session, member: Member, event: Event, rules: LoyaltyRules) 
         session.add(lot)
         returned.append([lot_id, points])
     amount = sum(points for _, points in returned)
-    if amount:
-        member.points += amount
-        session.add(
-            PointsLedger(
-                member_id=member.id,
-                at=event.occurred_at,
-                kind="reversed",
-                points=amount,
-                event_id=event.event_id,
-                lots=returned,
-            )
-        )
+    points_ledger.record(
+        session,
+        member,
+        kind="reversed",
+        points=amount,
+        at=event.occurred_at,
+        expiry=rules.points_expiry,
+        event_id=event.event_id,
+        lots=returned,
+    )
     return amount
 
 

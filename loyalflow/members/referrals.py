@@ -14,6 +14,7 @@ from loyalflow.models.tables import Event, Member, Referral
 from loyalflow.rules.loyalty import LoyaltyRules
 
 FIELD = "properties.referrer_id"
+_KNOWN = "referrals.known"  # session.info: member id -> their referral (None: not referred)
 
 
 def refer(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> None:
@@ -49,14 +50,26 @@ def refer(session: Session, member: Member, event: Event, rules: LoyaltyRules) -
             f"referrer {referrer_id!r} reached the cap of {rules.referrals.monthly_cap} "
             f"referrals in {month:%B %Y}",
         )
-    session.add(
-        Referral(
-            member_id=member.id,
-            referrer_id=referrer_id,
-            at=event.occurred_at,
-            event_id=event.event_id,
-        )
+    referral = Referral(
+        member_id=member.id, referrer_id=referrer_id, at=event.occurred_at, event_id=event.event_id
     )
+    session.add(referral)
+    session.info.setdefault(_KNOWN, {})[member.id] = referral
+
+
+def look_up(session: Session, members: list[Member]) -> None:
+    """One query for the referrals of a batch's members who have not bought yet (whose next
+    purchase may convert one), locked; `convert` then asks nothing more of the database."""
+    first_timers = [m.id for m in members if m.purchase_count == 0]
+    if not first_timers:
+        return
+    known: dict[str, Referral | None] = session.info.setdefault(_KNOWN, {})
+    known.update(dict.fromkeys(first_timers))
+    with session.no_autoflush:
+        found = session.exec(
+            select(Referral).where(col(Referral.member_id).in_(first_timers)).with_for_update()
+        )
+        known.update({referral.member_id: referral for referral in found})
 
 
 def convert(
@@ -64,14 +77,14 @@ def convert(
 ) -> list[tuple[str, dict[str, object]]]:
     """At the referred member's first purchase: both members' bonuses. Returns the
     `referral.converted` properties to derive, per member id (the referred member first)."""
-    # Without an autoflush: every first purchase asks, few members were referred, and flushing
-    # the batch's pending rows one purchase at a time would slow ingestion several times over.
-    with session.no_autoflush:
-        referral = session.get(Referral, member.id, with_for_update=True)
-    if referral is None:  # referred earlier in this same batch: still pending
-        referral = next(
-            (r for r in session.new if isinstance(r, Referral) and r.member_id == member.id), None
-        )
+    known: dict[str, Referral | None] = session.info.setdefault(_KNOWN, {})
+    if member.id in known:  # looked up with the batch, or referred earlier in this batch
+        referral = known[member.id]
+    else:
+        # Without an autoflush: flushing the batch's pending rows at each first purchase would
+        # slow ingestion several times over.
+        with session.no_autoflush:
+            referral = session.get(Referral, member.id, with_for_update=True)
     if referral is None or referral.converted_at is not None:
         return []
     referral.converted_at = event.occurred_at

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from loyalflow.members import points_ledger, promotions, redemption, referrals, tiers
+from loyalflow.members import points_ledger, promotions, redemption, referrals, refunds, tiers
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -52,6 +52,7 @@ def apply_event(
     member.updated_at = utcnow()
     derived: list[Derived] = []
     tier_before = member.tier or rules.tiers.tier_for(0)
+    points_before = member.points
 
     if event.type == "member.joined" and member.joined_at is None:
         member.joined_at = at
@@ -72,18 +73,36 @@ def apply_event(
     elif event.type == "profile.updated":
         apply_profile(member, MemberIn.model_validate(event.properties))
 
+    unmoved = member.points == points_before and event.type != "purchase"
+    if unmoved and member.tier is not None and rules.tiers.downgrade == "never":
+        return derived  # no basis moved up, and none may take the tier down: no query for it
     basis = _basis(session, member, event, rules)
-    member.tier = _next_tier(rules, basis, tier_before)
+    return derived + _settle_tier(session, member, rules, at, tier_before, basis)
+
+
+def _settle_tier(
+    session: Session,
+    member: Member,
+    rules: LoyaltyRules,
+    at: datetime,
+    tier_before: str,
+    basis: int | Decimal,
+    other: str | None = None,
+) -> list[Derived]:
+    """The member's tier for `basis`, and the `tier.*` events that follow (`other`: the
+    member's id when they are not the event's own member, e.g. a referrer)."""
+    member.tier = rules.tiers.settle(tier_before, basis)
+    derived = []
     near = tiers.near_next(session, member, rules.tiers, basis, at)
     if near is not None:
-        derived.append(Derived("tier.near_next", near))
+        derived.append(Derived("tier.near_next", near, other))
     if member.tier != tier_before:
         change = (
             "upgraded"
             if rules.tiers.rank(member.tier) > rules.tiers.rank(tier_before)
             else "downgraded"
         )
-        derived.append(Derived(f"tier.{change}", {"from": tier_before, "to": member.tier}))
+        derived.append(Derived(f"tier.{change}", {"from": tier_before, "to": member.tier}, other))
     return derived
 
 
@@ -115,10 +134,14 @@ def _ledger(
 
 def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRules) -> list[Derived]:
     amount = money(event.properties.get("amount", 0))
-    earned = promotions.earning(member, event, rules.points_for(amount), rules)
-    points = earned.points
+    if amount < 0:  # a refund: the points its order earned, promotions included
+        back = refunds.points_back(session, member, event, amount, rules)
+        points, promotion = back.points, back.promotion
+    else:
+        earned = promotions.earning(member, event, rules.points_for(amount), rules)
+        points, promotion = earned.points, earned.promotion
     kind = "earned" if points >= 0 else "reversed"
-    _ledger(session, member, event, rules, kind, points, earned.promotion)
+    _ledger(session, member, event, rules, kind, points, promotion)
     member.total_spent = money(member.total_spent) + amount
     if amount < 0:  # a refund: money and points go back, it is not another purchase
         return []
@@ -126,11 +149,35 @@ def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRule
     member.first_purchase_at = min(filter(None, (member.first_purchase_at, event.occurred_at)))
     member.last_purchase_at = max(filter(None, (member.last_purchase_at, event.occurred_at)))
     if member.purchase_count == 1:
-        return [Derived("purchase.first", {"amount": float(amount), "points": points})] + [
-            Derived("referral.converted", props, None if who == member.id else who)
-            for who, props in referrals.convert(session, member, event, rules)
-        ]
+        derived = [Derived("purchase.first", {"amount": float(amount), "points": points})]
+        for who, props in referrals.convert(session, member, event, rules):
+            if who == member.id:  # the event's own member: its tier is settled after this
+                derived.append(Derived("referral.converted", props))
+                continue
+            derived.append(Derived("referral.converted", props, who))
+            derived += _referrer_tier(session, who, event, rules)
+        return derived
     return []
+
+
+def _referrer_tier(
+    session: Session, referrer_id: str, event: Event, rules: LoyaltyRules
+) -> list[Derived]:
+    """The referrer's bonus is points too: it may lift their tier (a balance or points-earned
+    basis; spend is untouched)."""
+    if rules.tiers.basis == "spend_12m":
+        return []
+    referrer = session.get(Member, referrer_id)  # locked by the conversion, in the session
+    assert referrer is not None
+    if rules.tiers.basis == "points":
+        basis: int = referrer.points
+    else:
+        since = event.occurred_at - tiers.TIER_WINDOW
+        basis = tiers.points_earned_between(session, referrer.id, since, event.occurred_at)
+    tier_before = referrer.tier or rules.tiers.tier_for(0)
+    return _settle_tier(
+        session, referrer, rules, event.occurred_at, tier_before, basis, referrer.id
+    )
 
 
 def _consent(session: Session, member: Member, change: ConsentChange, at: datetime) -> None:
@@ -175,11 +222,3 @@ def _basis(session: Session, member: Member, event: Event, rules: LoyaltyRules) 
         since = event.occurred_at - tiers.TIER_WINDOW
         return tiers.points_earned_between(session, member.id, since, event.occurred_at)
     return _spend_12m(session, member, event)
-
-
-def _next_tier(rules: LoyaltyRules, basis: int | Decimal, current: str) -> str:
-    ladder = rules.tiers
-    earned = ladder.tier_for(basis)
-    if ladder.rank(earned) < ladder.rank(current) and ladder.downgrade == "never":
-        return current
-    return earned

@@ -65,6 +65,16 @@ def near_next(
     }
 
 
+def tier_after_expiry(ladder: TierLadder | None, tier: str | None, balance: int) -> str | None:
+    """The tier once points expired: lower only on a balance basis with immediate downgrades
+    (points earned and spend do not change with expiry); never higher, and a member with no
+    tier yet (never given an event) keeps none."""
+    if ladder is None or ladder.basis != "points" or tier is None:
+        return tier
+    after = ladder.settle(tier, balance)
+    return after if ladder.rank(after) < ladder.rank(tier) else tier
+
+
 @dataclass(frozen=True)
 class PointsFacts:
     next_tier: str | None

@@ -23,9 +23,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, Relationship, SQLModel
+from sqlmodel import Field, SQLModel
 
 from loyalflow.models.purchase_amount import purchase_amount
 
@@ -314,9 +315,15 @@ class PointsLot(SQLModel, table=True):
 
     __tablename__ = "points_lot"
     __table_args__ = (
-        # The expiry sweep pages by member over the lots due by a date.
-        Index("ix_points_lot_member_expiry", "member_id", "expires_at"),
-        Index("ix_points_lot_expiry", "expires_at"),
+        # Open lots only (spent and expired ones are most rows, and nothing looks them up by
+        # member): the expiry sweep pages by member over them; spending reads a member's.
+        Index(
+            "ix_points_lot_open",
+            "member_id",
+            "expires_at",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -348,10 +355,9 @@ class PointsLedger(SQLModel, table=True):
     points: int = Field(sa_column=Column(BigInteger(), nullable=False))  # signed, 64-bit
     event_id: str | None = Field(default=None, max_length=255, index=True)  # the cause
     promotion: str | None = Field(default=None, max_length=64)  # what multiplied an earning
-    lot_id: int | None = Field(default=None, foreign_key="points_lot.id")  # the lot it created
-    # Set instead of lot_id when the lot is new: the flush inserts lots and rows in batches and
-    # fills lot_id in, rather than one flush per earning.
-    lot: PointsLot | None = Relationship()
+    # The opening lot of an `opening` row; an earning's lot has the row's event_id instead
+    # (ingestion writes lots and rows in one INSERT each per batch, without generated ids).
+    lot_id: int | None = Field(default=None, foreign_key="points_lot.id")
     # What a negative movement took from which lots, oldest first: [[lot_id, points], ...]
     lots: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 

@@ -72,6 +72,15 @@ class TierLadder(_Strict):
         reached = [level.name for level in self.levels if level.threshold <= value]
         return reached[-1] if reached else self.levels[0].name
 
+    def settle(self, current: str | None, value: float | Decimal) -> str:
+        """The tier a member at `current` holds once their basis is `value`: up to the tier
+        reached, and down to it only when downgrades are `immediate`."""
+        current = current or self.levels[0].name
+        reached = self.tier_for(value)
+        if self.rank(reached) < self.rank(current) and self.downgrade == "never":
+            return current
+        return reached
+
     def next_level(self, tier: str | None) -> TierLevel | None:
         """The tier above `tier` (the lowest's next when unknown); None at the top."""
         rank = max(self.rank(tier), 0)

@@ -337,10 +337,9 @@ async def test_member_joined_creates_member_and_starts_welcome_journey(
     attributes = description.typed_search_attributes
     assert attributes.get(sa.MEMBER_ID) == newcomer
     assert attributes.get(sa.JOURNEY_ID) == "welcome"
-    # member.joined starts the built-in welcome and birthday journeys (birthday: issue 14).
-    assert sorted(e.workflow_id for e in enrollments(api_settings, newcomer)) == [
-        f"journey-birthday-{newcomer}",
-        f"journey-welcome-{newcomer}",
+    # Welcome only: the birthday journey starts for members who join with a birthday on file.
+    assert [e.workflow_id for e in enrollments(api_settings, newcomer)] == [
+        f"journey-welcome-{newcomer}"
     ]
 
 
@@ -357,11 +356,8 @@ async def test_second_member_joined_does_not_start_another_journey(
     assert again.status_code == 202, again.text
     assert again.json()["accepted"] == 1
     assert (await handle.describe()).run_id == first_run
-    # One entry per journey it triggers (welcome, and birthday since issue 14), not two.
-    assert sorted(e.journey_id for e in enrollments(api_settings, newcomer)) == [
-        "birthday",
-        "welcome",
-    ]
+    # One entry, not two.
+    assert [e.journey_id for e in enrollments(api_settings, newcomer)] == ["welcome"]
 
 
 async def test_member_created_by_put_gets_journey_on_member_joined(

@@ -149,11 +149,17 @@ def started_by(journey_id: str, type: str, **properties: object) -> Scenario:
 
 
 async def birthday_none(env: WorkflowEnvironment, settings: Settings) -> str:
-    """The birthday journey loops for years; its no-birthday path is the one that completes."""
+    """The birthday journey loops for years; its no-birthday path is the one that completes.
+    Started directly: its trigger lets in only members with a birthday (this one's was removed
+    before its first turn). birthday-none.json was recorded when every join started it."""
     member = "H-birthday-none"
     create_member(settings, member, email="h7@example.com")
-    await send_event(env.client, settings, member, "member.joined", event_id=f"{member}-join")
-    return f"journey-birthday-{member}"
+    journey = get_catalog(settings).journeys["birthday"]
+    now = await env.get_current_time()
+    trigger = MemberEvent(event_id=f"{member}-join", type="member.joined", occurred_at=now)
+    workflow_id = await start_journey(env.client, settings, journey, member, trigger)
+    assert workflow_id is not None
+    return workflow_id
 
 
 SCENARIOS: dict[str, tuple[str, Scenario]] = {

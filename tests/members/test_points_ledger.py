@@ -1,7 +1,10 @@
 """The points ledger: the balance is the sum of the ledger, lots are spent oldest first."""
 
+import math
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,8 +22,10 @@ LADDER = TierLadder(levels=(TierLevel(name="Bronze", threshold=0),))
 PER_LOT = LoyaltyRules(tiers=LADDER, points_expiry=PointsExpiry(policy="per_lot", months=12))
 
 purchases = st.builds(
-    lambda amount: ("purchase", {"amount": amount}),
+    # Refunds with an order take back what the order earned; without one, the base rate.
+    lambda amount, order: ("purchase", {"amount": amount, **order}),
     st.decimals(min_value=-300, max_value=600, places=2).map(float),
+    st.sampled_from([{}, {"order_id": "A"}, {"order_id": "B"}]),
 )
 adjustments = st.builds(
     lambda points, source: ("points.adjusted", {"points": points, **source}),
@@ -78,14 +83,41 @@ def test_the_balance_is_always_the_sum_of_the_ledger(
         for event in events:
             store_events(database_url, [event], PER_LOT)
     store_events(database_url, events, PER_LOT)  # a replayed batch changes nothing
-    balance = check_invariants(database_url, member_id)
-    expected = sum(
-        PER_LOT.points_for_amount(props["amount"])
-        if kind == "purchase"
-        else int(str(props["points"]))
-        for kind, props in steps
-    )
-    assert balance == expected
+    assert check_invariants(database_url, member_id) == expected_balance(steps)
+
+
+def expected_balance(steps: list[tuple[str, dict[str, object]]]) -> int:
+    """The rules in plain Python: a purchase earns the base rate; a refund naming an order
+    takes back the refunded share of what the order earned (all of it once fully refunded,
+    never more), else the base rate of its amount."""
+    paid: dict[str, Decimal] = defaultdict(Decimal)
+    earned: dict[str, int] = defaultdict(int)
+    refunded: dict[str, Decimal] = defaultdict(Decimal)
+    taken: dict[str, int] = defaultdict(int)
+    balance = 0
+    for kind, props in steps:
+        if kind != "purchase":
+            balance += int(str(props["points"]))
+            continue
+        amount = Decimal(str(props["amount"])).quantize(Decimal("0.01"))
+        base, order = PER_LOT.points_for(amount), props.get("order_id")
+        if order is None or amount >= 0:
+            balance += base
+            if order is not None and amount > 0:
+                paid[str(order)] += amount
+                earned[str(order)] += base
+            continue
+        refunded[str(order)] -= amount
+        if paid[str(order)] == 0:
+            take = -base
+        else:
+            whole = refunded[str(order)] >= paid[str(order)]
+            share = earned[str(order)] * refunded[str(order)] / paid[str(order)]
+            due = earned[str(order)] if whole else math.floor(share)
+            take = max(0, due - taken[str(order)])
+        taken[str(order)] += take
+        balance -= take
+    return balance
 
 
 def test_spending_takes_the_oldest_lots_first_and_names_them(database_url: str) -> None:

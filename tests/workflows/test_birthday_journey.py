@@ -1,4 +1,5 @@
-"""The birthday journey in skipped time: bonus points and an email at 10:00 local, each year."""
+"""The birthday journey in skipped time: bonus points and an email at 10:00 local, each year,
+for members who join with a birthday; a join without one starts nothing."""
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -7,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Member, PointsLedger
+from loyalflow.models.tables import Enrollment, Member, PointsLedger
 from loyalflow.runtime.worker import build_worker
 from tests.journey_helpers import (
     create_member,
@@ -73,11 +75,16 @@ async def test_bonus_and_email_on_the_birthday_at_ten_local_time(
     assert list(bonus) == [("bonus", 100)]
 
 
-async def test_a_member_without_a_birthday_leaves_at_once(
+async def test_a_join_without_a_birthday_starts_nothing(
     time_skipping_env: WorkflowEnvironment, settings: Settings, worker: Worker, member_id: str
 ) -> None:
     env = time_skipping_env
-    create_member(settings, member_id, email="bob@example.com")
-    await send_event(env.client, settings, member_id, "member.joined")
-    result = await env.client.get_workflow_handle(f"journey-birthday-{member_id}").result()
-    assert "no birthday on file" in str(result)
+    create_member(settings, member_id, email="bob@example.com", attributes={"vip": True})
+    assert await send_event(env.client, settings, member_id, "member.joined")
+
+    with session_scope(settings.effective_database_url) as session:
+        entries = session.exec(select(Enrollment).where(Enrollment.member_id == member_id)).all()
+    assert entries == []
+    with pytest.raises(RPCError) as missing:
+        await env.client.get_workflow_handle(f"journey-birthday-{member_id}").describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
