@@ -51,6 +51,7 @@ TABLES = {
     "console_session",
     "login_attempt",
     "audit_log",
+    "journey_pause",
 }
 
 
