@@ -4,21 +4,25 @@ sandboxed email frame; the test arrives, marked `[Test]`, and the ledger marks i
 which reports, frequency caps and the member's timeline leave out."""
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from playwright.async_api import BrowserContext, expect
 from sqlmodel import select
 
+from loyalflow.activities.decision import decide
 from loyalflow.config import Settings
 from loyalflow.console.test_sends import TEST_JOURNEY, BadTestAddress, send_test
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import AuditEntry, Message
+from loyalflow.rules.messaging import policy_from
 from loyalflow.support.engagement_report import engagement_report
 from loyalflow.support.template_preview import render_preview
 from loyalflow.support.timeline import member_timeline
+from tests.activities.test_send_decision import request
 from tests.conftest import unique_member_id
 from tests.console.conftest import LiveConsole, sign_in
-from tests.journey_helpers import create_member
+from tests.journey_helpers import create_member, zone_where_it_will_be
 from tests.smtp_server import SmtpServer
 
 HOSTILE = "<script>alert(1)</script>"
@@ -112,7 +116,9 @@ async def test_support_cannot_open_templates_nor_send_tests(
 async def test_a_test_send_is_left_out_of_reports_caps_and_the_timeline(
     settings: Settings, smtp_server: SmtpServer, member_id: str
 ) -> None:
-    create_member(settings, member_id, email="someone@example.com", first_name="Ada")
+    # Noon where the member lives: quiet hours never decide the cap check below.
+    zone = zone_where_it_will_be(12, datetime.now(UTC))
+    create_member(settings, member_id, email="a@example.com", first_name="Ada", timezone=zone)
     smtp = settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port, "smtp_starttls": False}
     )
@@ -121,10 +127,16 @@ async def test_a_test_send_is_left_out_of_reports_caps_and_the_timeline(
     sent = await send_test(smtp, "welcome", member_id, "en", "qa@example.org", "ann")
     assert sent.status == "sent"
     assert [m["To"] for m in smtp_server.messages] == ["qa@example.org"]
+    url = settings.effective_database_url
     [row] = ledger_rows(settings, member_id)
     assert row.is_test and row.message_id == sent.message_id
-    url = settings.effective_database_url
     assert [r for r in engagement_report(url) if r.journey_id == TEST_JOURNEY] == []
+    # Two more fill what the email cap (3 a week) would allow: the member may still be sent one.
+    for _ in range(2):
+        await send_test(smtp, "welcome", member_id, "en", "qa@example.org", "ann")
+    now = datetime.now(UTC)
+    policy = policy_from(settings.messaging_policy_file)
+    assert decide(url, request(member_id, due=now), policy, now).action == "send"
     timeline = await member_timeline(settings, member_id)
     assert timeline is not None
     assert [e for e in timeline.entries if e.message_id == sent.message_id] == []
