@@ -74,6 +74,13 @@ async def test_a_marketer_previews_for_a_member_and_sends_a_test_that_arrives(
     await expect(frame.locator("body")).to_contain_text(f"Bonjour {HOSTILE}")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in await frame.content()
     assert await frame.locator("script").count() == 0
+    # The frame's document has its own policy: no script, framed by the console alone.
+    src = await frame_element.get_attribute("src")
+    assert src is not None and src.startswith("/console/templates/preview.html?")
+    framed = await page.request.get(live_console.url.removesuffix("/console") + src)
+    policy = framed.headers["content-security-policy"]
+    assert "sandbox" in policy and "script-src" not in policy and "default-src 'none'" in policy
+    assert framed.headers["x-frame-options"] == "SAMEORIGIN"
 
     recipient = f"qa-{uuid.uuid4().hex[:6]}@example.org"
     await page.get_by_label("To address").fill(recipient)
