@@ -162,6 +162,7 @@ def _cap(
             col(Message.status).in_(COUNTED),
             col(Message.sent_at) > now - cap.per,
             Message.message_id != request.message_id,
+            col(Message.is_test).is_(False),  # a console test send took no slot of the member's
         )
         if cap.channel != "any":
             query = query.where(Message.channel == cap.channel)

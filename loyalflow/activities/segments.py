@@ -21,6 +21,7 @@ from loyalflow.models.tables import Enrollment, Event, Member
 from loyalflow.models.workflow_io import MemberEvent, SweepPage, SweepPageRequest
 from loyalflow.observability.metrics import count_ingested
 from loyalflow.routing.member_facts import fact
+from loyalflow.routing.pauses import paused_journey
 from loyalflow.routing.router import route_events
 from loyalflow.routing.start import start_journey
 
@@ -142,6 +143,13 @@ class JourneySegmentActivities:
         journey = get_catalog(self.settings).journeys.get(request.journey_id)
         if journey is None or journey.trigger.segment is None:
             activity.logger.warning("journey %s is no longer a segment journey", request.journey_id)
+            return SweepPage(scanned=0, emitted=0, next_member_id=None)
+        url = self.settings.effective_database_url
+        if await asyncio.to_thread(paused_journey, url, journey.id):
+            # Paused: no member enters, so the sweep stops here rather than scan the segment.
+            activity.logger.info(
+                "journey %s is paused: its segment sweep starts nobody", journey.id
+            )
             return SweepPage(scanned=0, emitted=0, next_member_id=None)
         members, scanned, cursor = await asyncio.to_thread(
             segment_page, self.settings.effective_database_url, journey, request

@@ -52,6 +52,7 @@ def engagement_report(url: str, journey_id: str | None = None) -> list[Engagemen
         )
         .select_from(Message)
         .join(hit, col(hit.message_id) == message_id, isouter=True)
+        .where(col(Message.is_test).is_(False))  # console test sends are not the program's
         .group_by(Message.journey_id, Message.step_id)
         .order_by(Message.journey_id, Message.step_id)
     )

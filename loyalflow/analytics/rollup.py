@@ -82,7 +82,9 @@ def first_activity_day(url: str) -> date | None:
     event, message = table_of(Event), table_of(Message)
     with read_scope(url) as session:
         first_event = session.execute(sa.select(sa.func.min(event.c.occurred_at))).scalar()
-        first_send = session.execute(sa.select(sa.func.min(message.c.sent_at))).scalar()
+        first_send = session.execute(
+            sa.select(sa.func.min(message.c.sent_at)).where(message.c.is_test.is_(False))
+        ).scalar()
     firsts = [_as_datetime(at).date() for at in (first_event, first_send) if at is not None]
     return min(firsts) if firsts else None
 

@@ -82,6 +82,7 @@ def _variant(column: Any) -> ColumnElement[str]:
     return sa.func.coalesce(column, "")
 
 
+# Every message part leaves out console test sends (`is_test`): they are not the program's.
 def _per_message() -> dict[str, Any]:
     return {
         "journey_id": message.c.journey_id,
@@ -98,7 +99,9 @@ def sends(start: datetime, end: datetime) -> Select[Any]:
         "delivered": _count_if(~bounced),
         "bounces": _count_if(bounced),
     }
-    return _part(_per_message(), figures).where(_within(message.c.sent_at, start, end))
+    return _part(_per_message(), figures).where(
+        _within(message.c.sent_at, start, end), message.c.is_test.is_(False)
+    )
 
 
 def opens(start: datetime, end: datetime) -> Select[Any]:
@@ -111,13 +114,15 @@ def opens(start: datetime, end: datetime) -> Select[Any]:
         ),
     )
     return _part(_per_message(), {"opens": sa.func.count()}).where(
-        first_open, message.c.sent_at.is_not(None)
+        first_open, message.c.sent_at.is_not(None), message.c.is_test.is_(False)
     )
 
 
 def clicks(start: datetime, end: datetime) -> Select[Any]:
     return _part(_per_message(), {"clicks": sa.func.count()}).where(
-        _within(message.c.first_clicked_at, start, end), message.c.sent_at.is_not(None)
+        _within(message.c.first_clicked_at, start, end),
+        message.c.sent_at.is_not(None),
+        message.c.is_test.is_(False),
     )
 
 
@@ -135,6 +140,7 @@ def unsubscribes(start: datetime, end: datetime) -> Select[Any]:
             last.c.topic == topic,
             last.c.sent_at.is_not(None),
             last.c.sent_at <= event.c.occurred_at,
+            last.c.is_test.is_(False),
         )
         .order_by(last.c.sent_at.desc())
         .limit(1)

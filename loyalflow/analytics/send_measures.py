@@ -59,6 +59,7 @@ def blamed_for_unsubscribes(since: datetime | None) -> Subquery:
                 col(blamed.channel) == channel,
                 col(blamed.topic) == topic,
                 col(blamed.sent_at) <= col(consent.occurred_at),
+                col(blamed.is_test).is_(False),  # a console test send is not the program's
             ),
         )
         .where(
@@ -70,6 +71,7 @@ def blamed_for_unsubscribes(since: datetime | None) -> Subquery:
                 col(later.topic) == col(blamed.topic),
                 col(later.sent_at) > col(blamed.sent_at),
                 col(later.sent_at) <= col(consent.occurred_at),
+                col(later.is_test).is_(False),
             ),
         )
         .distinct()

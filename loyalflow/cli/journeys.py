@@ -176,3 +176,34 @@ def show(
         print(mermaid(journey))
     else:
         console.print(tree(journey))
+
+
+def _change_pause(journey_id: str, paused: bool) -> None:
+    from loyalflow.console.journey_pauses import UnknownJourney, change_pause
+
+    _load_all()  # a broken catalogue says so, file and line, rather than "no journey"
+    try:
+        changed = change_pause(get_settings(), journey_id, paused, "cli")
+    except UnknownJourney:
+        console.print(
+            f"no journey {journey_id!r}; `loyalflow journeys list` shows them",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+    state = "paused" if paused else "resumed"
+    message = f"{journey_id} {state}" if changed else f"{journey_id} was already {state}"
+    console.print(message, markup=False, highlight=False)
+
+
+@journeys_app.command()
+def pause(journey_id: str) -> None:
+    """Stop new triggers from starting runs of the journey (runs in flight go on); audited."""
+    _change_pause(journey_id, True)
+
+
+@journeys_app.command()
+def resume(journey_id: str) -> None:
+    """Let triggers start runs of the journey again (those that came while paused are not
+    replayed); audited."""
+    _change_pause(journey_id, False)

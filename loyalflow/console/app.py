@@ -14,7 +14,15 @@ from temporalio.client import Client
 
 from loyalflow.config import Settings
 from loyalflow.console.rendering import PREFIX, STATIC_DIR, page
-from loyalflow.console.routes import home, login, members, messages, users
+from loyalflow.console.routes import (
+    home,
+    journeys,
+    login,
+    members,
+    messages,
+    templates,
+    users,
+)
 from loyalflow.console.security import SecurityHeaders
 from loyalflow.console.web import FormRefused, RoleRefused, SignInRequired
 
@@ -56,7 +64,15 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
     console = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     console.state.settings = settings
     console.state.temporal = temporal
-    for router in (login.router, home.router, members.router, messages.router, users.router):
+    for router in (
+        login.router,
+        home.router,
+        members.router,
+        messages.router,
+        journeys.router,
+        templates.router,
+        users.router,
+    ):
         console.include_router(router)
     console.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     console.add_exception_handler(SignInRequired, _sign_in)

@@ -167,4 +167,56 @@ CATALOG: dict[str, str] = {
     "Target": "Cible",
     "Address": "Adresse",
     "Older entries": "Entrées plus anciennes",
+    # Journeys
+    "Journeys": "Parcours",
+    "Trigger": "Déclencheur",
+    "Version": "Version",
+    "Entries": "Entrées",
+    "A paused journey starts no new runs: triggers that arrive while it is paused are not kept for later. Runs already in flight go on.": (
+        "Un parcours en pause ne démarre aucune nouvelle exécution : les déclencheurs reçus "
+        "pendant la pause ne sont pas gardés pour plus tard. Les exécutions en cours continuent."
+    ),
+    "paused by {name} at {at}": "en pause par {name} le {at}",
+    "open": "ouvert",
+    "Pause": "Mettre en pause",
+    "Resume": "Reprendre",
+    "Pause {id}": "Mettre en pause {id}",
+    "Resume {id}": "Reprendre {id}",
+    "List the journeys and pause or resume their entries.": (
+        "La liste des parcours ; mettre en pause ou reprendre leurs entrées."
+    ),
+    # Templates
+    "Templates": "Modèles",
+    "Member id (empty: sample data)": "Identifiant du membre (vide : données d'exemple)",
+    "the member's": "celle du membre",
+    "Preview": "Aperçu",
+    "No such template.": "Ce modèle n'existe pas.",
+    "No such member.": "Ce membre n'existe pas.",
+    "Not a locale of the templates.": "Les modèles n'existent pas dans cette langue.",
+    "The test was sent.": "Le test a été envoyé.",
+    "The test could not be sent.": "Le test n'a pas pu être envoyé.",
+    "Variant": "Variante",
+    "Subject": "Objet",
+    "The email as HTML": "L'e-mail en HTML",
+    "Text part": "Partie texte",
+    "Send a test": "Envoyer un test",
+    "To address": "Adresse du destinataire",
+    "Send the test": "Envoyer le test",
+    "The test goes through the real email channel, its subject starts with [Test], and reports leave it out.": (
+        "Le test passe par le vrai canal e-mail, son objet commence par [Test] et les rapports "
+        "ne le comptent pas."
+    ),
+    "Choose a member to send a test rendered for them.": (
+        "Choisissez un membre pour envoyer un test rédigé pour lui."
+    ),
+    "SMS": "SMS",
+    "{encoding}, {characters} characters, {segments} segment(s)": (
+        "{encoding}, {characters} caractères, {segments} segment(s)"
+    ),
+    "Preview a template for a member and locale; send a test to an address.": (
+        "L'aperçu d'un modèle pour un membre et une langue ; envoyer un test à une adresse."
+    ),
+    "No such template": "Ce modèle n'existe pas",
+    "No such member": "Ce membre n'existe pas",
+    "The template reads a value no one gave.": "Le modèle lit une valeur que personne n'a donnée.",
 }

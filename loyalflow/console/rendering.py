@@ -21,6 +21,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/members", "Members", ("admin", "support", "marketer")),
     ("/messages", "Messages", ("admin", "support", "marketer")),
+    ("/journeys", "Journeys", ("admin", "marketer", "support")),
+    ("/templates", "Templates", ("admin", "marketer")),
     ("/users", "Users", ("admin",)),
     ("/audit", "Audit log", ("admin",)),
 )

@@ -20,6 +20,14 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 STATIC_CACHE = "public, max-age=31536000, immutable"
+# A template's email HTML, shown in the Templates page's `sandbox=""` frame: a response marked
+# with PREVIEW_MARKER gets this policy instead (the email's inline styles and embedded images,
+# nothing else; no script, form or navigation; framed by the console's own pages only).
+PREVIEW_MARKER = "x-preview-frame"
+PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+)
 
 
 class SecurityHeaders:
@@ -38,6 +46,10 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers[name] = value
+                if PREVIEW_MARKER in headers:
+                    del headers[PREVIEW_MARKER]
+                    headers["Content-Security-Policy"] = PREVIEW_POLICY
+                    headers["X-Frame-Options"] = "SAMEORIGIN"
                 if self.https:
                     headers["Strict-Transport-Security"] = "max-age=31536000"
                 ok = message["status"] == 200

@@ -225,6 +225,8 @@ class Message(SQLModel, table=True):
     first_opened_at: datetime | None = _timestamp()
     first_clicked_at: datetime | None = _timestamp()
     bounced_at: datetime | None = _timestamp()
+    # A console "send a test" (issue 18): in the ledger, left out of every count and report.
+    is_test: bool = False
 
 
 class JourneyStep(SQLModel, table=True):
@@ -492,6 +494,16 @@ class AuditEntry(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=255)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     ip: str | None = Field(default=None, max_length=64)
+
+
+class JourneyPause(SQLModel, table=True):
+    """A journey whose entries are paused: new triggers start nothing; runs in flight go on."""
+
+    __tablename__ = "journey_pause"
+
+    journey_id: str = Field(primary_key=True, max_length=64)
+    paused_at: datetime = _required_timestamp()
+    paused_by: str = Field(max_length=64)  # a console user's name, or `cli`
 
 
 # The rollup tables live apart (one concern each); imported here so that whoever loads the schema

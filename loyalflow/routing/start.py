@@ -23,6 +23,7 @@ from loyalflow.models.db import session_scope
 from loyalflow.models.journey import Journey
 from loyalflow.models.tables import Enrollment, Event, utcnow
 from loyalflow.models.workflow_io import JourneyInput, MemberEvent
+from loyalflow.routing.pauses import is_paused
 from loyalflow.workflows import search_attributes as sa
 from loyalflow.workflows.journey import JourneyWorkflow
 
@@ -58,6 +59,10 @@ def _entry_to_start(url: str, journey: Journey, member_id: str, trigger: MemberE
                 # Routed before (the re-router repeats interrupted routings): start it again
                 # only if it may not have started; a finished entry is not restarted.
                 return existing.entry if existing.exited_at is None else None
+        if is_paused(session, journey.id):
+            # Entries paused from the console or the CLI: this trigger starts nothing. (An
+            # entry recorded before the pause, above, still starts: it was in flight.)
+            return None
         if entries:
             last = entries[-1]
             if policy.policy == "never":

@@ -92,7 +92,9 @@ def build_timeline(
             entries += run_entries(
                 settings, session, run, by_event_id, run_steps, trails.get(run.workflow_id)
             )
-        messages = session.exec(select(Message).where(Message.member_id == member_id))
+        messages = session.exec(
+            select(Message).where(Message.member_id == member_id, col(Message.is_test).is_(False))
+        )
         entries += [message_entry(settings, m) for m in messages]
         entries += support_entries(settings, session, member_id)
         entries.sort(key=lambda e: (e.at, _RANK[e.kind]))

@@ -53,7 +53,15 @@ def console_settings(
 
 
 @pytest.fixture
-def live_console(console_settings: Settings, tmp_path: Path) -> Iterator[LiveConsole]:
+def console_extra_env() -> dict[str, str]:
+    """More environment for the console's API process; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def live_console(
+    console_settings: Settings, tmp_path: Path, console_extra_env: dict[str, str]
+) -> Iterator[LiveConsole]:
     # The database lives for the whole session: each test has users of its own.
     suffix = uuid.uuid4().hex[:6]
     users = Users(f"admin-{suffix}", f"support-{suffix}", f"marketer-{suffix}")
@@ -73,6 +81,7 @@ def live_console(console_settings: Settings, tmp_path: Path) -> Iterator[LiveCon
         LOYALFLOW_CONSOLE_LOGIN_FAILURES=str(LOGIN_FAILURES),
         # Every test signs in from 127.0.0.1; the per-address limit has a test of its own.
         LOYALFLOW_CONSOLE_LOGIN_FAILURES_PER_IP="1000",
+        **console_extra_env,
     )
     api = start(["api"], env, log)
     try:

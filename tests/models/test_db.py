@@ -53,6 +53,7 @@ TABLES = {
     "audit_log",
     "daily_rollup",
     "rollup_day",
+    "journey_pause",
 }
 
 
