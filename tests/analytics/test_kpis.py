@@ -103,11 +103,11 @@ def test_purchase_kpis(report: KpiReport) -> None:
 
 
 def test_average_order_value_by_current_tier(report: KpiReport) -> None:
-    # Tiers now: A Silver (550 points in March), B Bronze (refund), E Gold (2560 points).
+    # Tiers now: A Bronze (Silver in March; its 500-point voucher on 12 June left 130, and tiers
+    # on the balance with immediate downgrades follow redemptions), B Bronze (refund), E Gold.
     by_tier = {t.tier: (t.orders, t.revenue, t.average_order_value) for t in report.aov_by_tier}
     assert by_tier == {
-        "Silver": (1, Decimal(80), Decimal(80)),
-        "Bronze": (1, Decimal(0), Decimal(0)),  # B's 300, then its refund
+        "Bronze": (2, Decimal(80), Decimal(40)),  # A's 80; B's 300, then its refund
         "Gold": (2, Decimal(2560), Decimal(1280)),
     }
 
@@ -147,14 +147,14 @@ def test_redeeming_and_other_members(report: KpiReport) -> None:
 
 def test_tier_kpis(report: KpiReport) -> None:
     distribution = {t.tier: t.members for t in report.tiers.distribution}
-    # Now (F included): A Silver, E Gold, B C D F Bronze; ladder order.
-    assert distribution == {"Bronze": 4, "Silver": 1, "Gold": 1, "Platinum": 0}
+    # Now (F included): E Gold, A B C D F Bronze (A since its voucher); ladder order.
+    assert distribution == {"Bronze": 5, "Silver": 0, "Gold": 1, "Platinum": 0}
     assert [t.tier for t in report.tiers.distribution] == ["Bronze", "Silver", "Gold", "Platinum"]
-    # June: B Bronze -> Silver (5th), E Bronze -> Gold (18th), B Silver -> Bronze (refund);
-    # A's upgrade was in March.
-    assert (report.tiers.upgrades, report.tiers.downgrades) == (2, 1)
+    # June: B Bronze -> Silver (5th), A Silver -> Bronze (its voucher, 12th), E Bronze -> Gold
+    # (18th), B Silver -> Bronze (refund); A's upgrade was in March.
+    assert (report.tiers.upgrades, report.tiers.downgrades) == (2, 2)
     moves = {(m.from_tier, m.to_tier): m.members for m in report.tiers.moves}
-    assert moves == {("Bronze", "Silver"): 1, ("Bronze", "Gold"): 1, ("Silver", "Bronze"): 1}
+    assert moves == {("Bronze", "Silver"): 1, ("Bronze", "Gold"): 1, ("Silver", "Bronze"): 2}
 
 
 def _month(at: datetime) -> int:

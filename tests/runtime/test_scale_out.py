@@ -179,7 +179,11 @@ async def test_two_workers_one_killed_mid_campaign_every_member_gets_one_welcome
         processes.append(start_server(server_settings, tmp_path / "temporal.log"))
         migrate(env)
         logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
-        workers = [start(["worker"], env, log) for log in logs]
+        # Each worker on a host needs its own metrics port (a shared one makes the second exit).
+        workers = [
+            start(["worker"], env | {"LOYALFLOW_WORKER_METRICS_PORT": str(free_port())}, log)
+            for log in logs
+        ]
         processes += workers
         for worker, log in zip(workers, logs, strict=True):
             wait_for_log(log, POLLING, worker, timeout=120)
