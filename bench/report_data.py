@@ -1,6 +1,9 @@
-"""The program bench/report.py reports on, generated inside the database with SQL: members,
-events (joins, purchases with refunds, visits, tier upgrades), the points ledger (earnings,
-refunds' reversals, redemptions, expiries) and messages. Nothing goes through Python row by row.
+"""The program the report and console benchmarks read, generated inside the database with SQL:
+members, events (joins, purchases with refunds, visits, tier upgrades), the built-in `welcome`
+journey run for every member (enrollments, step rows, A/B assignments, its messages with opens,
+clicks, bounces and SMS fallbacks, goal purchases and a few unsubscribes: `welcome_runs.py`), the
+points ledger (earnings, refunds' reversals, redemptions, expiries), other journeys' messages up
+to the total, and `member_activity_month`. Nothing goes through Python row by row.
 
 PostgreSQL: `INSERT ... SELECT ... FROM generate_series`; SQLite: the same from a recursive CTE.
 Secondary indexes are dropped during the load and rebuilt after it (as a bulk load would).
@@ -13,7 +16,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, inspect, text
+from welcome_runs import WelcomeSql, welcome_event_count, welcome_message_count, welcome_runs
 
+from loyalflow.catalog.registry import get_catalog
+from loyalflow.config import Settings
+from loyalflow.members import activity_months
 from loyalflow.models.db import get_engine
 
 TWO_YEARS = 730 * 86400
@@ -98,14 +105,21 @@ def generate_program(
 
     step("members", [_members(sql, members)])
     step("joins", [_joins(sql, members)])
-    others = events - members
+    others = events - members - welcome_event_count(members)
     for low in range(1, others + 1, CHUNK):
         step(f"events {low:,}..", [_events(sql, members, low, min(others, low + CHUNK - 1))])
-    step("ledger", _ledger(sql))
-    for low in range(1, messages + 1, CHUNK):
-        step(f"messages {low:,}..", [_messages(sql, members, low, min(messages, low + CHUNK - 1))])
+    welcome = get_catalog(Settings(_env_file=None)).journeys["welcome"]
+    step("welcome runs", welcome_runs(WelcomeSql(sql.dialect, now), welcome, members))
+    step("ledger", ledger_statements(sql))
+    generic = max(0, messages - welcome_message_count(members))
+    for low in range(1, generic + 1, CHUNK):
+        step(f"messages {low:,}..", [_messages(sql, members, low, min(generic, low + CHUNK - 1))])
     _create_indexes(engine, dropped, log)
-    step("member counters", _counters(sql))
+    step("member counters", member_counters(sql))
+    begun = time.monotonic()
+    with engine.begin() as connection:
+        activity_months.rebuild(connection)
+    log(f"  member activity months: {time.monotonic() - begun:.1f} s")
     if sql.dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text(f"VACUUM ANALYZE {', '.join(SKEWED_TABLES)}"))
@@ -162,25 +176,30 @@ def _events(sql: Sql, members: int, low: int, high: int) -> str:
               FROM {_series(sql.dialect, low, high)}) AS chosen"""
 
 
-def _ledger(sql: Sql) -> list[str]:
+def ledger_statements(sql: Sql, only: str = "TRUE") -> list[str]:
     """An earning (or a refund's reversal) per purchase; a redemption after one purchase in 20,
-    an expiry after one in 33."""
+    an expiry after one in 33. `only`: a condition on the purchases' events."""
     amount = "amount"  # computed by the database from the properties
     columns = "(member_id, at, kind, points, event_id, lots)"
     return [
         f"""INSERT INTO points_ledger {columns}
             SELECT member_id, occurred_at, CASE WHEN {amount} >= 0 THEN 'earned' ELSE 'reversed' END,
                    CAST({amount} AS INTEGER), event_id, {sql.json_text("[]")}
-            FROM event WHERE type = 'purchase'""",
+            FROM event WHERE type = 'purchase' AND {only}""",
         f"""INSERT INTO points_ledger {columns}
             SELECT member_id, occurred_at, 'redeemed', -150, event_id || '/r', {sql.json_text("[]")}
-            FROM event WHERE type = 'purchase' AND CAST(substr(event_id, 2) AS INTEGER) % 20 = 0""",
+            FROM event WHERE type = 'purchase' AND {only} AND {_generated_number()} % 20 = 0""",
         f"""INSERT INTO points_ledger {columns}
             SELECT member_id, occurred_at, 'expired', -CAST({amount} AS INTEGER) / 2,
                    event_id || '/x', {sql.json_text("[]")}
-            FROM event WHERE type = 'purchase' AND {amount} > 0
-              AND CAST(substr(event_id, 2) AS INTEGER) % 33 = 1""",
+            FROM event WHERE type = 'purchase' AND {amount} > 0 AND {only}
+              AND {_generated_number()} % 33 = 1""",
     ]
+
+
+def _generated_number() -> str:
+    """g of a background event ('e' || g); -1 for the welcome journey's goal purchases."""
+    return "(CASE WHEN event_id LIKE 'e%' THEN CAST(substr(event_id, 2) AS INTEGER) ELSE -1 END)"
 
 
 def _messages(sql: Sql, members: int, low: int, high: int) -> str:
@@ -193,12 +212,12 @@ def _messages(sql: Sql, members: int, low: int, high: int) -> str:
                CASE WHEN g % 10 < 7 THEN 'delivered' WHEN g % 10 < 9 THEN 'sent' ELSE 'skipped' END,
                {"false" if sql.dialect == "postgresql" else "0"}, {at}, {at}, {at}
         FROM (SELECT g, 1 + {sql.floor_int(f"{members} * {sql.rand()}")} AS mi,
-                     CASE g % 4 WHEN 0 THEN 'welcome' WHEN 1 THEN 'first_purchase'
+                     CASE g % 4 WHEN 0 THEN 'birthday' WHEN 1 THEN 'first_purchase'
                                 WHEN 2 THEN 'reactivation' ELSE 'tier_upgrade' END AS j
               FROM {_series(sql.dialect, low, high)}) AS chosen"""
 
 
-def _counters(sql: Sql) -> list[str]:
+def member_counters(sql: Sql) -> list[str]:
     amount = "amount"
     return [
         f"""UPDATE member SET purchase_count = a.orders, total_spent = a.spent,

@@ -2,10 +2,11 @@
 
     python bench/report_funnel.py [--db postgresql|sqlite|both] [--members 1000000]
                                   [--events 20000000] [--messages 5000000] [--repeat 3]
+                                  [--keep] [--reuse]
 
-For each database (a throwaway PostgreSQL schema, or a fresh SQLite file), migrates, generates
-the program of bench/funnel_data.py (every member in the built-in `welcome` journey, background
-events and other journeys' messages up to the totals), then times `journey_report` and
+For each database, the program of bench/report_data.py (every member in the built-in `welcome`
+journey, background events and other journeys' messages up to the totals) in the database
+bench/program_db.py names (`--keep`/`--reuse` as bench/report.py), then times `journey_report` and
 `experiment_report` (the code behind `loyalflow report journey|experiment` and the report API)
 for the last 30 days (the default period) and for the journey's whole history, and prints the
 PostgreSQL plans of the slowest queries' shapes. Figures go to bench/results/ as JSON.
@@ -15,19 +16,15 @@ See bench/README.md.
 import argparse
 import json
 import statistics
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
-from funnel_data import generate
+from program_db import RESULTS_DIR, program_database
 from rich.console import Console
 from rich.table import Table
-from stack import RESULTS_DIR, pg_schema
 
 from loyalflow.analytics.experiment_report import experiment_report
 from loyalflow.analytics.journey_lookup import split_steps
@@ -35,23 +32,10 @@ from loyalflow.analytics.journey_models import ReportPeriod
 from loyalflow.analytics.journey_report import journey_report
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
-from loyalflow.models.db import get_engine, upgrade_database
 
 T = TypeVar("T")
 PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 console = Console()
-
-
-@contextmanager
-def database(kind: str) -> Iterator[str]:
-    if kind == "postgresql":
-        with pg_schema(PG_BASE_URL, "bench_report_funnel") as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite:///{Path(directory) / 'loyalflow.db'}"
-        yield url
-        get_engine(url).dispose()
 
 
 def timed(call: Callable[[], T], repeat: int) -> tuple[list[float], T]:
@@ -70,13 +54,17 @@ def run(kind: str, options: argparse.Namespace) -> dict[str, object]:
     journey = get_catalog(settings).journeys["welcome"]
     split = split_steps(journey)[0]
     figures: dict[str, object] = {"database": kind}
-    with database(kind) as url:
-        upgrade_database(url)
-        console.print(f"[bold]{kind}[/bold]: generating …")
-        began = time.monotonic()
-        generate(url, journey, options.members, options.events, options.messages,
-                 log=console.print)  # fmt: skip
-        figures["generate_seconds"] = round(time.monotonic() - began, 1)
+    began = time.monotonic()
+    with program_database(
+        kind,
+        options.members,
+        options.events,
+        options.messages,
+        keep=options.keep,
+        reuse=options.reuse,
+        log=console.print,
+    ) as url:
+        figures["prepare_seconds"] = round(time.monotonic() - began, 1)
         now = datetime.now(UTC)
         periods = {
             "last 30 days": ReportPeriod(start=now - timedelta(days=30), end=now),
@@ -127,6 +115,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--messages", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    parser.add_argument("--reuse", action="store_true", help="use data kept by an earlier run")
     options = parser.parse_args()
     kinds = ["postgresql", "sqlite"] if options.db == "both" else [options.db]
     results = [run(kind, options) for kind in kinds]

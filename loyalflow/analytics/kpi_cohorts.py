@@ -1,5 +1,10 @@
 """Retention by join-month cohort: of the members who joined in a month, the share active
-(a join, purchase or visit) in each later calendar month, up to the period end's month."""
+(a join, purchase or visit) in each later calendar month, up to the period end's month.
+
+Whole months are read from `member_activity_month` (kept by ingestion: one row per member and
+month with activity), a few rows per member rather than every event of the history. The period
+end's own month is read from the events up to the end, since the end may fall inside it.
+"""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +14,6 @@ from sqlalchemy import Connection
 from loyalflow.analytics.kpi_models import CohortRow, CohortTable, Period
 from loyalflow.analytics.sql import (
     ACTIVITY_TYPES,
-    by_member_index,
     event,
     index_of,
     joined,
@@ -17,8 +21,11 @@ from loyalflow.analytics.sql import (
     month_index,
     month_label,
 )
+from loyalflow.models.activity_tables import MemberActivityMonth
+from loyalflow.models.rollup_tables import table_of
 
 COHORT_MONTHS = 12
+activity_month = table_of(MemberActivityMonth)
 
 
 def cohort_table(
@@ -26,9 +33,8 @@ def cohort_table(
 ) -> CohortTable:
     """The `months` join months up to the period end's (partial) month."""
     last = index_of(period.end - timedelta(microseconds=1))  # the end is not in the period
-    year, month = divmod(last - months, 12)
-    first_start = datetime(year, month + 1, 1, tzinfo=UTC)
     first = last - months + 1
+    first_start, last_start = _month_start(first), _month_start(last)
     cohort = month_index(joined())
     in_window = sa.and_(joined() >= first_start, joined() < period.end)
     sizes = {
@@ -39,57 +45,41 @@ def cohort_table(
             .group_by(cohort)
         )
     }
-    # Per member, one flag per month of the window (a join, purchase or visit in it), then per
-    # cohort the sum of each flag: no DISTINCT over millions of (member, month) pairs, which
-    # SQLite sorts slowly; each cohort member's events are read through the per-member index.
-    # Months as time ranges: a row compares its time twice per month, cheaper than taking the
-    # calendar month of every event twelve times over.
-    starts = [_month_start(first + k) for k in range(months + 1)]
-    flags = [
-        sa.func.max(
-            sa.case(
-                (
-                    sa.and_(event.c.occurred_at >= starts[k], event.c.occurred_at < starts[k + 1]),
-                    1,
-                ),
-                else_=0,
-            )
-        ).label(f"m{k}")
-        for k in range(months)
-    ]
-    per_member = (
-        sa.select(cohort.label("cohort"), *flags)
-        .select_from(
-            member.join(
-                event,
-                sa.and_(
-                    event.c.member_id == member.c.id,
-                    by_member_index(event.c.type).in_(ACTIVITY_TYPES),
-                    by_member_index(event.c.occurred_at) >= first_start,
-                    by_member_index(event.c.occurred_at) < period.end,
-                ),
-            )
+    active: dict[tuple[int, int], int] = {}
+    whole_months = (
+        sa.select(cohort.label("cohort"), activity_month.c.month, sa.func.count().label("members"))
+        .select_from(member.join(activity_month, activity_month.c.member_id == member.c.id))
+        .where(in_window, activity_month.c.month > first, activity_month.c.month < last)
+        .group_by(cohort, activity_month.c.month)
+    )
+    for row in connection.execute(whole_months):
+        active[(int(row.cohort), int(row.month))] = int(row.members)
+    # The last month up to the end: the members with an activity event in it (distinct first,
+    # from the index of a type's events by time), then their cohorts.
+    active_last = (
+        sa.select(event.c.member_id)
+        .where(
+            event.c.type.in_(ACTIVITY_TYPES),
+            event.c.occurred_at >= last_start,
+            event.c.occurred_at < period.end,
         )
-        .where(in_window)
-        .group_by(member.c.id, cohort)
+        .distinct()
         .subquery()
     )
-    active = {
-        int(row.cohort): [int(row[f"m{k}"] or 0) for k in range(months)]
-        for row in connection.execute(
-            sa.select(
-                per_member.c.cohort,
-                *(sa.func.sum(per_member.c[f"m{k}"]).label(f"m{k}") for k in range(months)),
-            ).group_by(per_member.c.cohort)
-        ).mappings()
-    }
+    last_month = (
+        sa.select(cohort.label("cohort"), sa.func.count().label("members"))
+        .select_from(member.join(active_last, active_last.c.member_id == member.c.id))
+        .where(in_window)
+        .group_by(cohort)
+    )
+    for row in connection.execute(last_month):
+        active[(int(row.cohort), last)] = int(row.members)
     rows = [
         CohortRow(
             cohort=month_label(index),
             members=sizes[index],
             retention=[
-                active.get(index, [0] * months)[month - first] / sizes[index]
-                for month in range(index + 1, last + 1)
+                active.get((index, month), 0) / sizes[index] for month in range(index + 1, last + 1)
             ],
         )
         for index in range(first, last + 1)

@@ -11,7 +11,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from loyalflow.members import points_ledger, promotions, redemption, referrals, refunds, tiers
+from loyalflow.members import (
+    activity_months,
+    points_ledger,
+    promotions,
+    redemption,
+    referrals,
+    refunds,
+    tiers,
+)
 from loyalflow.models.api import ConsentChange, MemberIn
 from loyalflow.models.tables import Consent, Event, Member, utcnow
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -49,6 +57,8 @@ def apply_event(
     if event.type in MEMBER_ACTIVITY:
         member.last_activity_at = max(filter(None, (member.last_activity_at, at)))
         points_ledger.extend_rolling_expiry(session, member, rules.points_expiry)
+        spent = money(event.properties.get("amount", 0)) if event.type == "purchase" else None
+        activity_months.note_activity(session, member.id, at, spent)
     member.updated_at = utcnow()
     derived: list[Derived] = []
     tier_before = member.tier or rules.tiers.tier_for(0)

@@ -508,4 +508,5 @@ class JourneyPause(SQLModel, table=True):
 
 # The rollup tables live apart (one concern each); imported here so that whoever loads the schema
 # (migrations, tests comparing it) sees them too.
+from loyalflow.models import activity_tables as _activity_tables  # noqa: E402, F401
 from loyalflow.models import rollup_tables as _rollup_tables  # noqa: E402, F401

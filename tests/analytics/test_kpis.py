@@ -161,10 +161,10 @@ def _month(at: datetime) -> int:
     return at.year * 12 + at.month
 
 
-def test_retention_by_join_month_cohort(report: KpiReport) -> None:
-    last = _month(END - timedelta(seconds=1))  # June 2026
-    joined = {h.member: _month(h.at) for h in _before(END) if h.type == "member.joined"}
-    active_months = {(h.member, _month(h.at)) for h in _before(END) if h.type in ACTIVITY}
+def _expected_retention(end: datetime) -> dict[int, list[float]]:
+    last = _month(end - timedelta(seconds=1))
+    joined = {h.member: _month(h.at) for h in _before(end) if h.type == "member.joined"}
+    active_months = {(h.member, _month(h.at)) for h in _before(end) if h.type in ACTIVITY}
     expected = {}
     for cohort in sorted(set(joined.values())):
         if cohort <= last - 12:
@@ -174,12 +174,32 @@ def test_retention_by_join_month_cohort(report: KpiReport) -> None:
             sum((m, month) in active_months for m in people) / len(people)
             for month in range(cohort + 1, last + 1)
         ]
-    rows = {
+    return expected
+
+
+def _retention(report: KpiReport) -> dict[int, list[float]]:
+    return {
         _month(datetime.fromisoformat(r.cohort + "-01")): r.retention for r in report.cohorts.rows
     }
-    assert rows == expected
+
+
+def test_retention_by_join_month_cohort(report: KpiReport) -> None:
+    rows = _retention(report)
+    assert rows == _expected_retention(END)
     assert rows[_month(datetime(2025, 11, 1))] == [1, 0, 0, 0, 0, 0, 1]  # B: Dec, then June
     assert [r.members for r in report.cohorts.rows] == [1, 1, 1, 1]
+
+
+def test_retention_up_to_an_end_inside_a_month(program: str) -> None:
+    """Ending on 8 July: D's visit of the 5th counts for July; F (joined the 10th) and B's
+    purchase of the 15th are after the end, though in the same month."""
+    from tests.analytics.kpi_program import program_rules
+
+    end = datetime(2026, 7, 8, tzinfo=END.tzinfo)
+    rows = _retention(kpi_report(program, program_rules(), Period(start=START, end=end)))
+    assert rows == _expected_retention(end)
+    assert rows[_month(datetime(2026, 2, 1))][-1] == 1  # D, February's cohort, active in July
+    assert rows[_month(datetime(2025, 11, 1))][-1] == 0  # B bought on 15 July: not yet
 
 
 def _ntile(ordered: list[str], buckets: int = 5) -> dict[str, int]:

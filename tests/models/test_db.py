@@ -28,6 +28,7 @@ from tests.conftest import unique_member_id
 
 TABLES = {
     "member",
+    "member_activity_month",
     "anonymous_alias",
     "anonymous_event",
     "event",

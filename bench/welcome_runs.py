@@ -1,28 +1,18 @@
-"""The program bench/report_funnel.py measures, generated inside the database with SQL (no row
-goes through Python): members, background events (purchases, visits), and the built-in
-`welcome` journey run for every member: enrollments, step rows, A/B assignments, messages with
-opens, clicks, bounces and SMS fallbacks, goal purchases and a few unsubscribes; plus messages
-of other journeys up to the requested total.
-
-PostgreSQL: `INSERT ... SELECT ... FROM generate_series`; SQLite: the same from a recursive CTE.
-The event table's secondary indexes are dropped during the load and rebuilt after it.
+"""The built-in `welcome` journey run for every member of a generated program, in SQL (no row
+goes through Python): enrollments, step rows, A/B assignments, the welcome email (opens, clicks,
+bounces), the reminder (SMS, or an email when SMS consent is missing: a fallback), goal purchases
+and a few unsubscribes. `report_data.generate_program` runs it after the members and their joins.
 """
 
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Engine, inspect, text
-
-from loyalflow.models.db import get_engine
 from loyalflow.models.journey import Journey
 
 TWO_YEARS = 730 * 86400
 THREE_DAYS = 3 * 86400
-CHUNK = 2_000_000
 
 
-class Sql:
+class WelcomeSql:
     """What the two databases spell differently."""
 
     def __init__(self, dialect: str, now: datetime) -> None:
@@ -37,9 +27,6 @@ class Sql:
             f"{high}) SELECT g FROM s) AS series"
         )
 
-    def rand(self) -> str:
-        return "random()" if self.pg else "((random() & 9007199254740991) / 9007199254740992.0)"
-
     def ago(self, seconds: str) -> str:
         """now - seconds, as each database stores loyalflow's timestamps."""
         if self.pg:
@@ -49,101 +36,29 @@ class Sql:
             "'unixepoch') || '.000000')"
         )
 
-    def integer(self, value: str) -> str:
-        return f"CAST(floor({value}) AS INTEGER)" if self.pg else f"CAST({value} AS INTEGER)"
-
     def json(self, pairs: str) -> str:
         return f"json_build_object({pairs})" if self.pg else f"json_object({pairs})"
-
-    def empty_json(self) -> str:
-        return "'{}'::json" if self.pg else "'{}'"
 
     def boolean(self, value: bool) -> str:
         return ("true" if value else "false") if self.pg else ("1" if value else "0")
 
 
 def joined_offset(member: str) -> str:
-    """Seconds between member g's joining and now (two years, spread evenly)."""
+    """Seconds between member g's joining and now: `report_data.Sql.joined_offset`'s formula."""
     return f"(({member} * 2654435761) % {TWO_YEARS})"
 
 
-def generate(
-    url: str,
-    journey: Journey,
-    members: int,
-    events: int,
-    messages: int,
-    log: Callable[[str], None] = print,
-) -> None:
-    engine = get_engine(url)
-    sql = Sql(engine.dialect.name, datetime.now(UTC))
-    dropped = _drop_event_indexes(engine)
-    started = time.monotonic()
-
-    def step(label: str, statements: list[str]) -> None:
-        begun = time.monotonic()
-        with engine.begin() as connection:
-            for statement in statements:
-                connection.execute(text(statement))
-        log(f"  {label}: {time.monotonic() - begun:.1f} s")
-
-    step("members", [_members(sql, members)])
-    step("welcome runs", _welcome(sql, journey, members))
-    welcome_messages = _welcome_message_count(members)
-    background = max(0, events - _welcome_event_count(members))
-    for low in range(1, background + 1, CHUNK):
-        high = min(background, low + CHUNK - 1)
-        step(f"events {low:,}..{high:,}", [_events(sql, members, low, high)])
-    others = max(0, messages - welcome_messages)
-    for low in range(1, others + 1, CHUNK):
-        high = min(others, low + CHUNK - 1)
-        step(f"other messages {low:,}..{high:,}", [_other_messages(sql, members, low, high)])
-    begun = time.monotonic()
-    with engine.begin() as connection:
-        for name, columns in dropped:
-            connection.execute(text(f"CREATE INDEX {name} ON event ({', '.join(columns)})"))
-    log(f"  event indexes: {time.monotonic() - begun:.1f} s")
-    if sql.pg:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE"))
-    else:
-        step("analyze", ["ANALYZE"])
-    log(f"  generated in {time.monotonic() - started:.0f} s")
-
-
-def _welcome_message_count(members: int) -> int:
+def welcome_message_count(members: int) -> int:
     # welcome_email for all; reminder for completed runs: sms (1 in 4), else sms skipped + email.
     return members + members * 7 // 4
 
 
-def _welcome_event_count(members: int) -> int:
-    return members + members // 7 + members // 50  # joins, goal purchases, unsubscribes
+def welcome_event_count(members: int) -> int:
+    return members // 7 + members // 50  # goal purchases, unsubscribes
 
 
-def _drop_event_indexes(engine: Engine) -> list[tuple[str, list[str]]]:
-    found = [
-        (str(index["name"]), [str(c) for c in index["column_names"]])
-        for index in inspect(engine).get_indexes("event")
-        if not index.get("unique")
-    ]
-    with engine.begin() as connection:
-        for name, _ in found:
-            connection.execute(text(f"DROP INDEX {name}"))
-    return found
-
-
-def _members(sql: Sql, members: int) -> str:
-    joined = sql.ago(joined_offset("g"))
-    return f"""
-        INSERT INTO member (id, email, locale, timezone, points, joined_at, purchase_count,
-                            total_spent, attributes, created_at, updated_at)
-        SELECT 'm' || g, 'm' || g || '@example.com', 'en', 'UTC', 0, {joined}, 0, 0,
-               {sql.empty_json()}, {joined}, {joined}
-        FROM {sql.series(1, members)}"""
-
-
-def _welcome(sql: Sql, journey: Journey, members: int) -> list[str]:
-    """Every member joined and entered `welcome` a minute later; runs older than three days
+def welcome_runs(sql: WelcomeSql, journey: Journey, members: int) -> list[str]:
+    """Every member entered `welcome` a minute after joining; runs older than three days
     are over (1 in 5 ended by a purchase), younger ones wait in `wait_3_days`."""
     series = sql.series(1, members)
     entered_s = f"({joined_offset('g')} - 60)"
@@ -154,11 +69,6 @@ def _welcome(sql: Sql, journey: Journey, members: int) -> list[str]:
     t = sql.boolean(True)
     f = sql.boolean(False)
     return [
-        f"""INSERT INTO event (event_id, member_id, type, occurred_at, received_at, properties,
-                               routed)
-            SELECT 'j' || g, 'm' || g, 'member.joined', {sql.ago(joined_offset("g"))},
-                   {sql.ago(joined_offset("g"))}, {sql.empty_json()}, {t}
-            FROM {series}""",
         f"""INSERT INTO enrollment (workflow_id, journey_id, journey_version, member_id, entry,
                                     entered_at, current_step, exited_at, exit_reason, variant)
             SELECT {workflow}, 'welcome', '{journey.version}', 'm' || g, 1, {entered},
@@ -221,28 +131,3 @@ def _welcome(sql: Sql, journey: Journey, members: int) -> list[str]:
                    {sql.json("'channel', 'email', 'topic', 'onboarding', 'status', 'revoked'")}, {t}
             FROM {sql.series(1, members // 50)}""",
     ]
-
-
-def _events(sql: Sql, members: int, low: int, high: int) -> str:
-    """Background purchases (2 in 5) and visits at random times of the two years."""
-    at = sql.ago(f"{sql.rand()} * {TWO_YEARS}")
-    return f"""
-        INSERT INTO event (event_id, member_id, type, occurred_at, received_at, properties, routed)
-        SELECT 'e' || g, 'm' || (1 + {sql.integer(f"{members} * {sql.rand()}")}),
-               CASE WHEN g % 5 < 2 THEN 'purchase' ELSE 'visit' END, {at}, {at},
-               CASE WHEN g % 5 < 2 THEN {sql.json("'amount', 10 + g % 90")}
-                    ELSE {sql.empty_json()} END, {sql.boolean(True)}
-        FROM {sql.series(low, high)}"""
-
-
-def _other_messages(sql: Sql, members: int, low: int, high: int) -> str:
-    at = sql.ago(f"{sql.rand()} * {TWO_YEARS}")
-    return f"""
-        INSERT INTO message (message_id, member_id, journey_id, workflow_id, step_id, channel,
-                             template, topic, status, fallback_ok, created_at, updated_at, sent_at)
-        SELECT 'o' || g, 'm' || mi, j, 'journey-' || j || '-m' || mi, 'send_1', 'email', j,
-               'loyalty', 'sent', {sql.boolean(False)}, {at}, {at}, {at}
-        FROM (SELECT g, 1 + {sql.integer(f"{members} * {sql.rand()}")} AS mi,
-                     CASE g % 3 WHEN 0 THEN 'first_purchase' WHEN 1 THEN 'reactivation'
-                                ELSE 'tier_upgrade' END AS j
-              FROM {sql.series(low, high)}) AS chosen"""

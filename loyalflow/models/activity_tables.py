@@ -1,0 +1,27 @@
+"""A member's activity per calendar month (UTC), kept by ingestion in the same transaction as the
+member's counters: the KPI report's cohort retention reads a few rows per member from here
+instead of every event of the history (issue 17, "Scale").
+
+One row per (member, month) in which the member did something themselves (a join, purchase or
+visit, `members.state.MEMBER_ACTIVITY`); `purchases` counts orders (refunds excluded) and
+`spent` adds amounts (refunds included), as the member row's `purchase_count`/`total_spent` do.
+"""
+
+from decimal import Decimal
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+
+class MemberActivityMonth(SQLModel, table=True):
+    __tablename__ = "member_activity_month"
+    # The cohort table reads a window of months for every member: by month first.
+    __table_args__ = (Index("ix_member_activity_month_month", "month", "member_id"),)
+
+    member_id: str = Field(
+        sa_column=Column(String(128), ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    # year * 12 + month, as `analytics.sql.month_index` computes it from a timestamp.
+    month: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
+    purchases: int = 0
+    spent: Decimal = Field(default=Decimal(0), max_digits=20, decimal_places=2)
