@@ -35,7 +35,7 @@ def test_ingestion_keeps_a_row_per_member_and_month(database_url: str) -> None:
     a, b = f"am-a-{tag}", f"am-b-{tag}"
     # 31 January 23:30 UTC is January, though it is February in Paris.
     base = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
-    happenings = [
+    happenings: list[tuple[str, str, datetime, dict[str, Any]]] = [
         (a, "member.joined", base, {}),
         (a, "purchase", base + timedelta(minutes=10), {"amount": 100}),
         (a, "purchase", base + timedelta(minutes=40), {"amount": 20.5}),  # February
