@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Numeric, and_, case, exists, func
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from loyalflow.analytics.journey_models import GoalInfo, ReportPeriod
 from loyalflow.analytics.sql_time import plus
@@ -66,10 +66,12 @@ def converted(goal: Goal) -> ColumnElement[bool]:
 
 
 def revenue_join(goal: Goal) -> tuple[Any, ColumnElement[bool], ColumnElement[Decimal]]:
-    """(purchase alias, join condition, amount): the purchases within each entry's goal window."""
-    purchase = aliased(Event)
-    amount = purchase.properties["amount"].as_numeric(20, 2)
-    return purchase, and_(_in_window(purchase, goal), col(purchase.type) == PURCHASE), amount
+    """(purchase alias, join condition, amount): the purchases within each entry's goal window.
+    The amount is `event.amount` (computed by the database, in the per-member index), so the
+    join reads the index alone."""
+    purchase = SQLModel.metadata.tables[str(Event.__tablename__)].alias()
+    amount = func.coalesce(purchase.c.amount, 0)
+    return purchase, and_(_in_window(purchase.c, goal), purchase.c.type == PURCHASE), amount
 
 
 def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:

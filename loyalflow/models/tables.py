@@ -85,9 +85,6 @@ class Member(SQLModel, table=True):
 
 
 class Event(SQLModel, table=True):
-    # Tier rules over 12-month spend read a member's recent purchases.
-    __table_args__ = (Index("ix_event_member_type_time", "member_id", "type", "occurred_at"),)
-
     # Clients' ids are up to 128 characters; derived events append to them.
     event_id: str = Field(primary_key=True, max_length=255)
     member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
@@ -111,6 +108,15 @@ Index(
     _event_table.c.type,
     _event_table.c.occurred_at,
     _event_table.c.member_id,
+    _event_table.c.amount,
+)
+# A member's events of a type by time: tier rules over 12-month spend, the router, and journey
+# reports' conversions and attributed revenue (with the amount, so they never read the row).
+Index(
+    "ix_event_member_type_time",
+    _event_table.c.member_id,
+    _event_table.c.type,
+    _event_table.c.occurred_at,
     _event_table.c.amount,
 )
 
