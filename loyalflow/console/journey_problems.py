@@ -1,12 +1,15 @@
 """The journey files' problems, as `loyalflow journeys validate` finds them: every file of the
-journeys folder loaded and checked again on each request, so a marketer who saved a broken file
-sees it (file, line, column, message) before a restart would refuse it. The running catalogue
-was loaded at start and keeps working meanwhile.
+journeys folder loaded and checked again when something changed, so a marketer who saved a
+broken file sees it (file, line, column, message) before a restart would refuse it. The running
+catalogue was loaded at start and keeps working meanwhile.
 
-A folder holds a few dozen small files: checking them all takes milliseconds."""
+Checking is not cheap (every template a journey sends is parsed in every locale: about 0.4 s for
+the ten built-in journeys), so the answer is kept until a file it read changes: each request
+only looks at the files' sizes and modification times (a few hundred `stat` calls)."""
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from loyalflow.catalog.checks import CheckContext
@@ -43,16 +46,58 @@ def _problem(text: str, folder: Path) -> FileProblem:
     return FileProblem(name, line, column, found["message"])
 
 
-def journey_file_problems(settings: Settings) -> list[FileProblem]:
-    folder = settings.journeys_dir
+# (path, size, modification time in ns) of every file the check reads; -1s when it is absent
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+
+def _stat(path: Path) -> tuple[str, int, int]:
     try:
-        event_types = event_types_from(settings.events_file)
+        found = path.stat()
+    except OSError:
+        return str(path), -1, -1
+    return str(path), found.st_size, found.st_mtime_ns
+
+
+def _fingerprint(settings: Settings) -> Fingerprint:
+    files = [
+        *sorted(settings.journeys_dir.glob("*.yaml")),
+        *sorted(p for p in settings.templates_dir.rglob("*") if p.is_file()),
+        settings.messaging_policy_file,
+        settings.events_file,
+    ]
+    return tuple(_stat(path) for path in files)
+
+
+def journey_file_problems(settings: Settings) -> list[FileProblem]:
+    return list(
+        _problems(
+            settings.journeys_dir,
+            settings.templates_dir,
+            settings.messaging_policy_file,
+            settings.events_file,
+            tuple(settings.template_locales),
+            _fingerprint(settings),
+        )
+    )
+
+
+@lru_cache(maxsize=8)
+def _problems(
+    folder: Path,
+    templates_dir: Path,
+    policy_file: Path,
+    events_file: Path,
+    locales: tuple[str, ...],
+    fingerprint: Fingerprint,  # only a cache key: a changed file checks everything again
+) -> tuple[FileProblem, ...]:
+    try:
+        event_types = event_types_from(events_file)
     except EventTypesError as exc:
-        return [_problem(text, folder) for text in exc.problems]
+        return tuple(_problem(text, folder) for text in exc.problems)
     context = CheckContext(
-        templates_dir=settings.templates_dir,
-        policy=policy_from(settings.messaging_policy_file),
-        locales=tuple(settings.template_locales),
+        templates_dir=templates_dir,
+        policy=policy_from(policy_file),
+        locales=locales,
         event_types=event_types,
     )
     problems: list[FileProblem] = []
@@ -68,4 +113,4 @@ def journey_file_problems(settings: Settings) -> list[FileProblem]:
                 FileProblem(path.name, 1, 1, f"journey id {journey.id!r} is defined twice")
             )
         seen.add(journey.id)
-    return problems
+    return tuple(problems)

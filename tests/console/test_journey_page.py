@@ -172,7 +172,10 @@ async def test_two_versions_diff_marks_the_changed_line(
         f"{live_console.url}/journeys/{journey_id}?from_version={older}&to_version=nope"
     )
     assert response is not None and response.status == 400
-    await expect(page.get_by_role("main")).to_contain_text("to_version")
+    await expect(page.get_by_role("main")).to_contain_text("Check the field: to_version")
+    response = await page.goto(f"{live_console.url}/journeys?from=2026-02-30")
+    assert response is not None and response.status == 400
+    await expect(page.get_by_role("main")).to_contain_text("Check the field: from")
 
 
 async def test_a_broken_journey_file_is_shown_with_its_file_and_line(
