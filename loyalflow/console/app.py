@@ -16,6 +16,7 @@ from loyalflow.config import Settings
 from loyalflow.console.rendering import PREFIX, STATIC_DIR, page
 from loyalflow.console.routes import (
     home,
+    journey_page,
     journeys,
     login,
     members,
@@ -70,6 +71,7 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
         members.router,
         messages.router,
         journeys.router,
+        journey_page.router,
         templates.router,
         users.router,
     ):

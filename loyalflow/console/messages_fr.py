@@ -182,9 +182,83 @@ CATALOG: dict[str, str] = {
     "Resume": "Reprendre",
     "Pause {id}": "Mettre en pause {id}",
     "Resume {id}": "Reprendre {id}",
-    "List the journeys and pause or resume their entries.": (
-        "La liste des parcours ; mettre en pause ou reprendre leurs entrées."
+    "List the journeys with their figures, diagrams, experiments and versions; pause or resume their entries.": (
+        "La liste des parcours avec leurs chiffres, diagrammes, expériences et versions ; "
+        "mettre en pause ou reprendre leurs entrées."
     ),
+    # A journey's page and the journeys list's figures
+    "Show": "Afficher",
+    "Entered and converted from {first} to {last} (UTC days), from the daily rollup": (
+        "Entrées et conversions du {first} au {last} (jours UTC), d'après le cumul quotidien"
+    ),
+    "complete up to {day}": "complet jusqu'au {day}",
+    "not rolled up yet": "pas encore cumulé",
+    "in progress: now": "en cours : maintenant",
+    "In progress": "En cours",
+    "Converted": "Converties",
+    "Completed": "Terminées",
+    "no goal": "pas d'objectif",
+    "Problems in the journey files": "Problèmes dans les fichiers de parcours",
+    "The files of {folder}, checked now as `loyalflow journeys validate` does. A file with a problem is not what runs: the journeys above were loaded when the server started, and a restart would refuse the folder until it is fixed.": (
+        "Les fichiers de {folder}, vérifiés maintenant comme le fait `loyalflow journeys "
+        "validate`. Un fichier qui a un problème n'est pas ce qui tourne : les parcours ci-dessus "
+        "ont été chargés au démarrage du serveur, et un redémarrage refuserait le dossier tant "
+        "qu'il n'est pas corrigé."
+    ),
+    "Every journey file is valid.": "Tous les fichiers de parcours sont valides.",
+    "File": "Fichier",
+    "Line": "Ligne",
+    "Column": "Colonne",
+    "Problem": "Problème",
+    "Journey {id}": "Parcours {id}",
+    "This journey's file is gone: the page shows its last published definition.": (
+        "Le fichier de ce parcours n'existe plus : la page montre sa dernière définition publiée."
+    ),
+    "Entries from {first} to {last} (UTC days) and everything that happened to them since; waiting now is now.": (
+        "Les entrées du {first} au {last} (jours UTC) et tout ce qui leur est arrivé depuis ; "
+        "« en attente » est l'instant présent."
+    ),
+    "Diagram": "Diagramme",
+    "Reached": "Atteinte",
+    "Waiting now": "En attente",
+    "Sent by {channel}": "Envoyés par {channel}",
+    "Opened": "Ouverts",
+    "Clicked": "Cliqués",
+    "Not sent: {reason}": "Non envoyés : {reason}",
+    "Only in earlier versions": "Seulement dans des versions antérieures",
+    "Ways out of {id}": "Sorties de {id}",
+    "end": "fin",
+    "A run ends at once, wherever it is, on:": (
+        "Une exécution s'arrête aussitôt, où qu'elle en soit, sur :"
+    ),
+    "send": "envoi",
+    "wait": "attente",
+    "wait_for": "attente d'un événement",
+    "branch": "embranchement",
+    "split": "test A/B",
+    "update": "mise à jour",
+    "exit": "sortie",
+    "email": "e-mail",
+    "sms": "SMS",
+    "Experiments": "Expériences",
+    "step {id}": "étape {id}",
+    "Conversion rate": "Taux de conversion",
+    "95% interval": "Intervalle à 95 %",
+    "Lift vs {control} (points)": "Écart avec {control} (points)",
+    "95% interval of the lift": "Intervalle à 95 % de l'écart",
+    "control": "témoin",
+    "Verdict:": "Verdict :",
+    "This journey has no split step.": "Ce parcours n'a pas d'étape de test A/B.",
+    "Versions": "Versions",
+    "Published": "Publiée",
+    "current": "actuelle",
+    "Compare version": "Comparer la version",
+    "with version": "avec la version",
+    "Compare": "Comparer",
+    "From {older} to {newer}": "De {older} à {newer}",
+    "added:": "ajouté :",
+    "removed:": "supprimé :",
+    "The two versions are the same.": "Les deux versions sont identiques.",
     # Templates
     "Templates": "Modèles",
     "Member id (empty: sample data)": "Identifiant du membre (vide : données d'exemple)",

@@ -21,7 +21,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/members", "Members", ("admin", "support", "marketer")),
     ("/messages", "Messages", ("admin", "support", "marketer")),
-    ("/journeys", "Journeys", ("admin", "marketer", "support")),
+    ("/journeys", "Journeys", ("admin", "marketer")),
     ("/templates", "Templates", ("admin", "marketer")),
     ("/users", "Users", ("admin",)),
     ("/audit", "Audit log", ("admin",)),

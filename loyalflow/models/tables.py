@@ -166,6 +166,14 @@ class Enrollment(SQLModel, table=True):
         Index("ix_enrollment_member_running", "member_id", "exited_at"),
         # Journey reports: a journey's entries in a period.
         Index("ix_enrollment_journey_entered", "journey_id", "entered_at"),
+        # The console's journeys list: runs in progress per journey, counted from the index
+        # alone; partial, so finished runs (most of the table) take no room in it.
+        Index(
+            "ix_enrollment_running_journey",
+            "journey_id",
+            postgresql_where=text("exited_at IS NULL"),
+            sqlite_where=text("exited_at IS NULL"),
+        ),
     )
 
     workflow_id: str = Field(primary_key=True, max_length=255)

@@ -11,13 +11,17 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings
 from loyalflow.console.accounts import add_user
+from loyalflow.runtime.worker import build_worker
 from tests.conftest import free_port
-from tests.journey_helpers import only_journeys
+from tests.journey_helpers import only_journeys, stop_running_journeys
 from tests.processes import loyalflow_env, start, wait_for_http
+from tests.smtp_server import SmtpServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +94,25 @@ def live_console(
     finally:
         api.terminate()
         api.wait(timeout=30)
+
+
+@pytest.fixture
+async def worker(
+    dev_server_env: WorkflowEnvironment, console_settings: Settings, smtp_server: SmtpServer
+) -> AsyncIterator[Worker]:
+    """A real worker running the console's journeys, sending email to the test SMTP server."""
+    email = SmtpEmailChannel(
+        host="127.0.0.1",
+        port=smtp_server.port,
+        username=None,
+        password=None,
+        start_tls=False,
+        timeout=10,
+    )
+    async with build_worker(dev_server_env.client, console_settings, email=email) as running:
+        yield running
+        await stop_running_journeys(dev_server_env.client, console_settings)
+    await email.aclose()
 
 
 @pytest.fixture(scope="session")

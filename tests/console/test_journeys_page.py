@@ -1,6 +1,7 @@
 """Marketers pause and resume a journey's entries in the browser: while paused, a trigger starts
-nothing; every change is audited with the signed-in user. A support user is refused on the
-server (403, nothing changes), even with a valid CSRF token; so is a form without its token."""
+nothing; every change is audited with the signed-in user. A support user is refused the journeys
+pages and the action on the server (403, nothing changes), even with a valid CSRF token; so is a
+form without its token."""
 
 from collections.abc import Iterator
 
@@ -55,7 +56,7 @@ async def test_a_marketer_pauses_a_journey_and_a_new_trigger_starts_nothing(
     await sign_in(page, console, marketer)
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Journeys").click()
     row = page.get_by_role("row").filter(has_text=JOURNEY)
-    await expect(row).to_contain_text("open")
+    await expect(row).to_contain_text("active")
     await page.get_by_role("button", name=f"Pause {JOURNEY}").click()
     await expect(row).to_contain_text(f"paused by {marketer}")
     assert paused_journey(url, JOURNEY)
@@ -66,7 +67,7 @@ async def test_a_marketer_pauses_a_journey_and_a_new_trigger_starts_nothing(
     assert enrollment(settings, f"journey-{JOURNEY}-{member}") is None
 
     await page.get_by_role("button", name=f"Resume {JOURNEY}").click()
-    await expect(row).to_contain_text("open")
+    await expect(row).to_contain_text("active")
     assert not paused_journey(url, JOURNEY)
     assert journey_audit(console, since) == [
         (marketer, "journey.pause"),
@@ -82,9 +83,14 @@ async def test_support_cannot_pause_a_journey_nor_anyone_without_the_csrf_token(
     since = last_audit_id(console)
     page = await context.new_page()
     await sign_in(page, console, console.users.support)
-    await page.goto(f"{console.url}/journeys")
-    await expect(page.get_by_role("row").filter(has_text=JOURNEY)).to_contain_text("open")
-    assert await page.get_by_role("button", name=f"Pause {JOURNEY}").count() == 0
+    # Journeys are the marketers': no link, and the pages themselves refuse support staff.
+    navigation = page.get_by_role("navigation", name="Main")
+    await expect(navigation.get_by_role("link", name="Members")).to_be_visible()
+    await expect(navigation.get_by_role("link", name="Journeys")).to_have_count(0)
+    for path in ("/journeys", f"/journeys/{JOURNEY}"):
+        response = await page.goto(f"{console.url}{path}")
+        assert response is not None and response.status == 403, path
+    await page.goto(f"{console.url}/")
     token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
     cookies = {c["name"]: c["value"] for c in await context.cookies()}
     async with httpx.AsyncClient(cookies=cookies) as client:

@@ -1,0 +1,56 @@
+"""A journey's page, for marketers and admins (support staff get 403): its diagram with live
+counts on every step, its experiments with their verdicts, its versions and the diff between two
+of them, over a period of whole UTC days (default: the last 30)."""
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+
+from loyalflow.console.journey_detail import journey_detail
+from loyalflow.console.journey_versions import UnknownVersion
+from loyalflow.console.rendering import page
+from loyalflow.console.routes.journeys import JOURNEY_ID, FromDay, Marketer, ToDay, period_of
+from loyalflow.console.web import SettingsDep
+
+router = APIRouter()
+VersionQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[0-9a-zA-Z._-]*$")]
+
+
+@router.get("/journeys/{journey_id}", response_class=HTMLResponse)
+async def journey_page(
+    request: Request,
+    journey_id: Annotated[str, Path(pattern=JOURNEY_ID, max_length=64)],
+    viewer: Marketer,
+    settings: SettingsDep,
+    first: FromDay = None,
+    last: ToDay = None,
+    from_version: VersionQuery = None,
+    to_version: VersionQuery = None,
+) -> HTMLResponse:
+    period = period_of(first, last)
+    if bool(from_version) != bool(to_version):
+        missing = "to_version" if from_version else "from_version"
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("query", missing), "msg": "choose two versions"}]
+        )
+    compare = (from_version, to_version) if from_version and to_version else None
+    try:
+        detail = await asyncio.to_thread(journey_detail, settings, journey_id, period, compare)
+    except UnknownVersion as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", exc.field), "msg": "no such version"}]
+        ) from exc
+    if detail is None:
+        raise HTTPException(404, "no such journey")
+    return page(
+        request,
+        "journey.html",
+        viewer,
+        journey=detail,
+        period=period,
+        from_version=from_version or "",
+        to_version=to_version or "",
+    )
