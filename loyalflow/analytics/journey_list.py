@@ -6,7 +6,7 @@
   entries on their day, converted counts goals reached on their day (README, "Results: the
   HTML report and daily rollup");
 - in progress now: runs not yet exited, counted through the partial index
-  `ix_enrollment_running_journey` (migration 0022).
+  `ix_enrollment_running_journey` (migration 0023).
 """
 
 from dataclasses import dataclass
