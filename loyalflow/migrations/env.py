@@ -4,7 +4,10 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from loyalflow.config import get_settings
-from loyalflow.models import tables  # noqa: F401  (registers the tables on the metadata)
+from loyalflow.models import (
+    snapshot_tables,  # noqa: F401  (kept out of tables.py: one concern)
+    tables,  # noqa: F401  (registers the tables on the metadata)
+)
 from loyalflow.models.db import get_engine
 
 config = context.config

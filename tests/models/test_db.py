@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import StatementError
 from sqlmodel import SQLModel, col, select
 
+from loyalflow.models import snapshot_tables  # noqa: F401  (the KPI snapshots' table)
 from loyalflow.models.db import (
     SchemaNotCurrent,
     alembic_config,
@@ -55,6 +56,7 @@ TABLES = {
     "daily_rollup",
     "rollup_day",
     "journey_pause",
+    "kpi_snapshot",
 }
 
 
