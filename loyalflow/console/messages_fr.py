@@ -223,6 +223,7 @@ CATALOG: dict[str, str] = {
     "Dashboard": "Tableau de bord",
     "Period": "Période",
     "Last {days} days": "{days} derniers jours",
+    "Custom dates": "Dates choisies",
     "Figures by": "Chiffres par",
     "the whole program": "tout le programme",
     "locale": "langue",

@@ -38,7 +38,7 @@ def jobs_of(request: Request) -> SnapshotJobs:
     return jobs
 
 
-def today() -> datetime:
+def now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -65,7 +65,7 @@ async def dashboard_page(
     request: Request, viewer: Viewer, settings: Settings, params: dict[str, str]
 ) -> HTMLResponse:
     try:
-        query = parse_query(params, today().date())
+        query = parse_query(params, now().date())
     except BadQuery as bad:
         return page(request, "error.html", viewer, 400, title="Invalid field", field=bad.field)
     _ = translator(locale_of(request, viewer))
@@ -82,7 +82,7 @@ async def dashboard_figures(
 ) -> HTMLResponse:
     """The KPI part alone: what htmx polls until the snapshot is stored."""
     try:
-        query = parse_query(dict(request.query_params), today().date())
+        query = parse_query(dict(request.query_params), now().date())
     except BadQuery as bad:
         return page(request, "error.html", viewer, 400, title="Invalid field", field=bad.field)
     context = await _figures_context(request, viewer, settings, query)
@@ -99,7 +99,7 @@ async def refresh(
     viewer, form = acting
     fields = {name: form.get(name) for name in ("days", "from", "to", "by") if form.get(name)}
     try:
-        query = parse_query(fields, today().date())
+        query = parse_query(fields, now().date())
     except BadQuery as bad:
         return page(request, "error.html", viewer, 400, title="Invalid field", field=bad.field)
     url = settings.effective_database_url
