@@ -15,6 +15,7 @@ from temporalio.client import Client
 from loyalflow.config import Settings
 from loyalflow.console.rendering import PREFIX, STATIC_DIR, page
 from loyalflow.console.routes import (
+    dashboard,
     home,
     journey_page,
     journeys,
@@ -25,6 +26,7 @@ from loyalflow.console.routes import (
     users,
 )
 from loyalflow.console.security import SecurityHeaders
+from loyalflow.console.snapshot_jobs import SnapshotJobs
 from loyalflow.console.web import FormRefused, RoleRefused, SignInRequired
 
 NOT_FOUND = "Not found"
@@ -65,9 +67,11 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
     console = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     console.state.settings = settings
     console.state.temporal = temporal
+    console.state.snapshot_jobs = SnapshotJobs()
     for router in (
         login.router,
         home.router,
+        dashboard.router,
         members.router,
         messages.router,
         journeys.router,

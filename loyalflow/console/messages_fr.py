@@ -293,4 +293,74 @@ CATALOG: dict[str, str] = {
     "No such template": "Ce modèle n'existe pas",
     "No such member": "Ce membre n'existe pas",
     "The template reads a value no one gave.": "Le modèle lit une valeur que personne n'a donnée.",
+    # Dashboard
+    "Dashboard": "Tableau de bord",
+    "Period": "Période",
+    "Last {days} days": "{days} derniers jours",
+    "Custom dates": "Dates choisies",
+    "Figures by": "Chiffres par",
+    "the whole program": "tout le programme",
+    "locale": "langue",
+    "Show": "Afficher",
+    "Dates, when given, replace the preset. Periods are whole days, UTC.": (
+        "Les dates, si elles sont saisies, remplacent la période prédéfinie. Les périodes sont "
+        "des jours entiers, en UTC."
+    ),
+    "From {first} to {last} inclusive": "Du {first} au {last} inclus",
+    "Day by day": "Jour par jour",
+    "{count} days of the period are not rolled up yet: they show as zero.": (
+        "{count} jours de la période ne sont pas encore agrégés : ils apparaissent à zéro."
+    ),
+    "Sends, opens, clicks, conversions and revenue per day": (
+        "Envois, ouvertures, clics, conversions et chiffre d'affaires par jour"
+    ),
+    "Sends": "Envois",
+    "Opens": "Ouvertures",
+    "Clicks": "Clics",
+    "Conversions": "Conversions",
+    "Program KPIs": "Indicateurs du programme",
+    "Figures as of {moment}": "Chiffres au {moment}",
+    "Refresh": "Actualiser",
+    "Computing the figures…": "Calcul des chiffres…",
+    "The figures could not be computed: {error}": "Les chiffres n'ont pas pu être calculés : {error}",
+    "New members": "Nouveaux membres",
+    "Active rate": "Taux d'actifs",
+    "Repeat purchase rate": "Taux de réachat",
+    "Churn rate": "Taux d'attrition",
+    "Orders": "Commandes",
+    "Revenue": "Chiffre d'affaires",
+    "Average order value": "Panier moyen",
+    "Purchase frequency": "Fréquence d'achat",
+    "Revenue per member": "Chiffre d'affaires par membre",
+    "12-month customer value": "Valeur client sur 12 mois",
+    "Points issued": "Points émis",
+    "Points redeemed": "Points utilisés",
+    "Points expired": "Points expirés",
+    "Points outstanding": "Points en circulation",
+    "Redemption rate": "Taux d'utilisation",
+    "Breakage": "Points perdus (breakage)",
+    "By {grouping}": "Par {grouping}",
+    "Tiers": "Niveaux",
+    "Members per tier": "Membres par niveau",
+    "Members per tier at the period end; {up} upgrades and {down} downgrades in the period": (
+        "Membres par niveau à la fin de la période ; {up} montées et {down} descentes de niveau "
+        "pendant la période"
+    ),
+    "Share": "Part",
+    "Cohort retention": "Rétention par cohorte",
+    "Share of each join month's members active in each month after joining": (
+        "Part des membres de chaque mois d'adhésion actifs chaque mois après leur adhésion"
+    ),
+    "Month {k}": "Mois {k}",
+    "No member joined by the period end.": "Aucun membre inscrit à la fin de la période.",
+    "RFM grid": "Grille RFM",
+    "Recency": "Récence",
+    "Purchasers at the period end by recency (rows) and frequency quintile (columns; 5: most)": (
+        "Acheteurs à la fin de la période par récence (lignes) et quintile de fréquence "
+        "(colonnes ; 5 : le plus)"
+    ),
+    "Purchasers at the period end by recency (rows) and monetary quintile (columns; 5: most)": (
+        "Acheteurs à la fin de la période par récence (lignes) et quintile de montant "
+        "(colonnes ; 5 : le plus)"
+    ),
 }

@@ -13,6 +13,10 @@ from loyalflow.console.rendering import STATIC_DIR
 ASSETS = (
     ("htmx.org/dist/htmx.min.js", "htmx.min.js"),
     ("htmx.org/LICENSE", "htmx.LICENSE.txt"),
+    # The dashboard's charts; the bundle includes @kurkle/color (MIT too).
+    ("chart.js/dist/chart.umd.min.js", "chart.umd.min.js"),
+    ("chart.js/LICENSE.md", "chart.js.LICENSE.md"),
+    ("@kurkle/color/LICENSE.md", "kurkle-color.LICENSE.md"),
 )
 
 

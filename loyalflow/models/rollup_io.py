@@ -37,6 +37,16 @@ class RollupDayResult(BaseModel):
     rows: int
 
 
+class KpiSnapshotRequest(BaseModel):
+    """The dashboard's preset periods end the day before `today` (the rollup's last day)."""
+
+    today: date
+
+
+class KpiSnapshotResult(BaseModel):
+    periods: int
+
+
 class RollupResult(BaseModel):
     days: list[date]
     rows: int

@@ -520,7 +520,8 @@ class JourneyPause(SQLModel, table=True):
     paused_by: str = Field(max_length=64)  # a console user's name, or `cli`
 
 
-# The rollup tables live apart (one concern each); imported here so that whoever loads the schema
-# (migrations, tests comparing it) sees them too.
+# The analytics tables live apart (one concern each); imported here so that whoever loads the
+# schema (migrations, tests comparing it) sees them too.
 from loyalflow.models import activity_tables as _activity_tables  # noqa: E402, F401
 from loyalflow.models import rollup_tables as _rollup_tables  # noqa: E402, F401
+from loyalflow.models import snapshot_tables as _snapshot_tables  # noqa: E402, F401

@@ -142,6 +142,7 @@ def build_worker(
             steps.apply_update,
             rollups.plan_rollup_days,
             rollups.rollup_one_day,
+            rollups.refresh_kpi_snapshots,
         ],
         graceful_shutdown_timeout=timedelta(seconds=10),
         # Failed send attempts: one line each (repeats summarised), no traceback.

@@ -1,6 +1,8 @@
 """DailyRollupWorkflow: the daily rollup's schedule starts it shortly after midnight UTC. One
 activity plans the days (yesterday, the days missed, the recent days that settle), then one
-activity per day; each day is idempotent, so a retried or repeated run changes nothing."""
+activity per day; each day is idempotent, so a retried or repeated run changes nothing. Last, one
+activity stores the console dashboard's KPI snapshots for its preset periods (they end with
+yesterday, the day just rolled up)."""
 
 from datetime import timedelta
 
@@ -9,6 +11,8 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from loyalflow.models.rollup_io import (
+        KpiSnapshotRequest,
+        KpiSnapshotResult,
         RollupDayRequest,
         RollupDayResult,
         RollupInput,
@@ -18,6 +22,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 DAY_TIMEOUT = timedelta(minutes=30)  # one day of a large program: seconds to minutes
+SNAPSHOTS_TIMEOUT = timedelta(minutes=30)  # three KPI reports: seconds each at 1M members
+# Runs started before the snapshots existed replay without them.
+SNAPSHOTS_PATCH = "kpi-snapshots"
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=10), maximum_interval=timedelta(minutes=5))
 
 
@@ -57,4 +64,12 @@ class DailyRollupWorkflow:
                         update={"as_of": as_of, "days": days[done:], "rolled": rolled, "rows": rows}
                     )
                 )
+        if workflow.patched(SNAPSHOTS_PATCH):
+            await workflow.execute_activity(
+                "refresh_kpi_snapshots",
+                KpiSnapshotRequest(today=as_of.date()),
+                result_type=KpiSnapshotResult,
+                start_to_close_timeout=SNAPSHOTS_TIMEOUT,
+                retry_policy=RETRY,
+            )
         return RollupResult(days=rolled, rows=rows)

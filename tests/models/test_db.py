@@ -55,6 +55,7 @@ TABLES = {
     "daily_rollup",
     "rollup_day",
     "journey_pause",
+    "kpi_snapshot",
 }
 
 

@@ -1,6 +1,7 @@
 """The daily rollup's schedule and workflow: in skipped time the schedule's own action rolls up
 yesterday, then the next day, without counting anything twice; on the dev server the schedule
-exists at 00:10 UTC and, triggered, runs the workflow through a real worker."""
+exists at 00:10 UTC and, triggered, runs the workflow through a real worker. Each run ends by
+storing the dashboard's KPI snapshots."""
 
 import asyncio
 import uuid
@@ -18,6 +19,7 @@ from temporalio.client import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from loyalflow.analytics.snapshots import PRESET_DAYS, preset_period, stored_snapshot
 from loyalflow.catalog.loader import Catalog
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
@@ -97,10 +99,15 @@ async def test_the_schedules_workflow_rolls_up_yesterday_then_the_next_day(
     send(url, journey, noon + timedelta(hours=1))
     send(url, journey, now + timedelta(hours=30))  # after both runs' yesterday: never counted
 
+    started = datetime.now(UTC)  # activities run on the wall clock
     with env.auto_time_skipping_disabled():
         first = await run_the_schedules_action(env.client, settings)
     assert yesterday in first.days
     assert journey_rows(url, journey) == {yesterday: (2, 1)}
+    # Then it stored the console dashboard's presets, which end with the day it rolled up.
+    for days in PRESET_DAYS:
+        snapshot = stored_snapshot(url, preset_period(days, now.date()), None)
+        assert snapshot is not None and snapshot.computed_at >= started
 
     # A day later (skipped time): today's figures join; yesterday's, re-rolled, stay as they were.
     send(url, journey, now, opened=True)

@@ -1,4 +1,5 @@
-"""The home page (what the viewer's role can open), the language choice, and the audit log."""
+"""The home page (the dashboard for admins and marketers; for support, what their role can
+open), the language choice, and the audit log."""
 
 import asyncio
 from typing import Annotated
@@ -10,6 +11,7 @@ from sqlmodel import col, select
 from loyalflow.console.accounts import set_locale
 from loyalflow.console.i18n import LOCALES
 from loyalflow.console.rendering import PREFIX, page
+from loyalflow.console.routes.dashboard import DASHBOARD_ROLES, dashboard_page
 from loyalflow.console.sessions import Viewer
 from loyalflow.console.web import Form, SettingsDep, checked_form, client_ip, role
 from loyalflow.models.db import read_scope
@@ -23,7 +25,9 @@ AUDIT_PAGE = 100
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, viewer: Anyone) -> HTMLResponse:
+async def home(request: Request, viewer: Anyone, settings: SettingsDep) -> HTMLResponse:
+    if viewer.user.role in DASHBOARD_ROLES:
+        return await dashboard_page(request, viewer, settings, dict(request.query_params))
     return page(request, "home.html", viewer)
 
 
