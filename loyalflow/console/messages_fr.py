@@ -301,7 +301,6 @@ CATALOG: dict[str, str] = {
     "Figures by": "Chiffres par",
     "the whole program": "tout le programme",
     "locale": "langue",
-    "Show": "Afficher",
     "Dates, when given, replace the preset. Periods are whole days, UTC.": (
         "Les dates, si elles sont saisies, remplacent la période prédéfinie. Les périodes sont "
         "des jours entiers, en UTC."
