@@ -20,10 +20,12 @@ from loyalflow.console.routes import (
     login,
     members,
     messages,
+    simulate,
     templates,
     users,
 )
 from loyalflow.console.security import SecurityHeaders
+from loyalflow.console.simulations import Simulations
 from loyalflow.console.web import FormRefused, RoleRefused, SignInRequired
 
 NOT_FOUND = "Not found"
@@ -64,6 +66,7 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
     console = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
     console.state.settings = settings
     console.state.temporal = temporal
+    console.state.simulations = Simulations()  # the API stops them on shutdown
     for router in (
         login.router,
         home.router,
@@ -71,6 +74,7 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
         messages.router,
         journeys.router,
         templates.router,
+        simulate.router,
         users.router,
     ):
         console.include_router(router)
