@@ -25,6 +25,7 @@ from loyalflow.console.routes import (
     users,
 )
 from loyalflow.console.security import SecurityHeaders
+from loyalflow.console.server_timing import ServerTiming
 from loyalflow.console.simulations import Simulations
 from loyalflow.console.web import FormRefused, RoleRefused, SignInRequired
 
@@ -85,4 +86,5 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
     console.add_exception_handler(StarletteHTTPException, _http_error)
     console.add_exception_handler(RequestValidationError, _bad_request)
     console.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    console.add_middleware(ServerTiming)  # outermost: times the error pages and headers too
     return console

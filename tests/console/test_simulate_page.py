@@ -49,6 +49,10 @@ async def test_a_marketer_simulates_the_welcome_journey_and_reads_its_timeline(
 
     # The test server takes seconds to start: the first page shows the run at its beginning.
     await expect(page.locator("#simulation-progress")).to_contain_text("of 10")
+    # One run per user at a time: a second start is refused, the first one goes on.
+    await page.get_by_role("button", name="Run the simulation").click()
+    await expect(page.get_by_role("alert")).to_contain_text("still running")
+    await expect(page.locator("#simulation-progress")).to_contain_text("of 10")
     await expect(page.locator("progress")).to_have_attribute("max", "10")
     timeline = page.locator("#simulation-timeline")
     await expect(timeline).to_be_visible(timeout=SIMULATION_TIMEOUT_MS)
