@@ -1,27 +1,38 @@
 """Simulate in a real browser against the live API: a marketer runs the welcome journey for a test
 member over 10 days in skipped time, sees the progress, then the timeline with the welcome
-email; the start is audited. Support staff cannot simulate; bad input names its field.
+email; the start is audited; a second start waits for the first. Support staff cannot simulate;
+bad input names its field. Stopping the API stops a running simulation's test server.
 
 And the member page's timeline in pages: the newest first, "older" loads the rest in place,
 nothing twice."""
 
+import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from playwright.async_api import Browser, BrowserContext, expect
 from sqlmodel import col, select
 
+from loyalflow.config import Settings
+from loyalflow.console.accounts import add_user
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import AuditEntry
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.support.timeline_page import PAGE_SIZE
-from tests.conftest import unique_member_id
-from tests.console.conftest import LiveConsole, sign_in
+from tests.conftest import free_port, unique_member_id
+from tests.console.conftest import PASSWORD, LiveConsole, Users, sign_in
 from tests.journey_helpers import create_member
+from tests.processes import children_of, loyalflow_env, start, wait_for_http
 
 SIMULATION_TIMEOUT_MS = 180_000
+
+
+def alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
 
 
 def audit_rows(console: LiveConsole, actor: str) -> list[AuditEntry]:
@@ -166,3 +177,45 @@ async def test_the_member_timeline_pages_newest_first_and_loads_older_entries_in
     times = await rows.locator("td:first-child").all_inner_texts()
     assert len(set(times)) == total  # nothing twice
     assert times == sorted(times, reverse=True)
+
+
+async def test_stopping_the_api_stops_a_running_simulation_and_its_test_server(
+    console_settings: Settings, tmp_path: Path, context: BrowserContext
+) -> None:
+    name = f"sim-admin-{uuid.uuid4().hex[:6]}"
+    add_user(console_settings.effective_database_url, name, "admin", PASSWORD)
+    port = free_port()
+    log = tmp_path / "api.log"
+    env = loyalflow_env(
+        console_settings,
+        LOYALFLOW_API_PORT=str(port),
+        LOYALFLOW_JOURNEYS_DIR=str(console_settings.journeys_dir),
+    )
+    api = start(["api"], env, log)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", api, log, 60)
+        users = Users(admin=name, support=name, marketer=name)
+        console = LiveConsole(f"http://127.0.0.1:{port}/console", console_settings, users)
+        page = await context.new_page()
+        await sign_in(page, console, name)
+        await page.goto(f"{console.url}/simulate")
+        await page.get_by_label("Days").fill("365")
+        await page.get_by_role("button", name="Run the simulation").click()
+        await expect(page.locator("#simulation-progress")).to_be_visible()
+        servers: dict[int, str] = {}
+        for _ in range(300):  # the test server starts within seconds
+            servers = {
+                pid: command
+                for pid, command in children_of(api.pid).items()
+                if "temporal-test-server" in command
+            }
+            if servers:
+                break
+            await asyncio.sleep(0.1)
+        assert len(servers) == 1, children_of(api.pid)
+    finally:
+        api.terminate()
+        api.wait(timeout=60)
+    assert not [pid for pid in servers if alive(pid)], (
+        "the simulation's test server outlived the API"
+    )
