@@ -7,6 +7,7 @@ And the member page's timeline in pages: the newest first, "older" loads the res
 nothing twice."""
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from loyalflow.models.tables import AuditEntry
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.support.timeline_page import PAGE_SIZE
 from tests.conftest import free_port, unique_member_id
-from tests.console.conftest import PASSWORD, LiveConsole, Users, sign_in
+from tests.console.conftest import AXE, PASSWORD, LiveConsole, Users, sign_in
 from tests.journey_helpers import create_member
 from tests.processes import children_of, loyalflow_env, start, wait_for_http
 
@@ -45,9 +46,11 @@ def audit_rows(console: LiveConsole, actor: str) -> list[AuditEntry]:
 
 
 async def test_a_marketer_simulates_the_welcome_journey_and_reads_its_timeline(
-    live_console: LiveConsole, context: BrowserContext
+    live_console: LiveConsole, browser: Browser
 ) -> None:
     marketer = live_console.users.marketer
+    # axe is injected as a script at the end: this context alone lets it past the page's CSP.
+    context = await browser.new_context(bypass_csp=True, locale="en-GB")
     page = await context.new_page()
     await sign_in(page, live_console, marketer)
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Simulate").click()
@@ -75,6 +78,12 @@ async def test_a_marketer_simulates_the_welcome_journey_and_reads_its_timeline(
     await expect(page.locator("#simulation-points")).to_contain_text("500 points, tier Silver")
     await expect(page.locator("#simulation-done")).to_contain_text("over 10 simulated days")
     assert await page.locator("[hx-trigger]").count() == 0  # polling stopped
+    await page.add_script_tag(path=str(AXE))
+    found = json.loads(
+        await page.evaluate("axe.run(document).then(r => JSON.stringify(r.violations))")
+    )
+    assert [v["id"] for v in found if v["impact"] in ("serious", "critical")] == []
+    await context.close()
 
     started = [r for r in audit_rows(live_console, marketer) if r.action == "simulation.start"]
     assert len(started) == 1
