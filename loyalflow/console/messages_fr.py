@@ -241,6 +241,8 @@ CATALOG: dict[str, str] = {
     "Outcome": "Résultat",
     "At the end: {points} points, tier {tier}.": "À la fin : {points} points, niveau {tier}.",
     "Unknown journey.": "Parcours inconnu.",
+    "This journey cannot be simulated.": "Ce parcours ne peut pas être simulé.",
+    "This member's profile cannot be simulated.": "Le profil de ce membre ne peut pas être simulé.",
     "Unknown locale.": "Langue inconnue.",
     "Unknown tier.": "Niveau inconnu.",
     "Days must be a whole number from 1 to 365.": "Le nombre de jours est un entier de 1 à 365.",

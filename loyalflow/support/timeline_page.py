@@ -8,7 +8,6 @@ ends between two instants, never inside one, so the next page neither repeats no
 more than a page of entries at one instant (only a bulk import makes that) is shown whole.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -95,9 +94,10 @@ def _sources(
     trails: dict[str, list[TrailEntry]],
 ) -> list[TimelineEntry]:
     rules = rules_from(settings.loyalty_rules_file)
-    of_member: Callable[[Any], SelectOfScalar[Any]] = lambda table: select(table).where(  # noqa: E731
-        table.member_id == member.id
-    )
+
+    def of_member(table: Any) -> SelectOfScalar[Any]:
+        return select(table).where(table.member_id == member.id)
+
     events = session.exec(window.apply(of_member(Event), col(Event.occurred_at))).all()
     entries = [event_entry(e, rules) for e in events]
     points = session.exec(window.apply(of_member(PointsLedger), col(PointsLedger.at))).all()

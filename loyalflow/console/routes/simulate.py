@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
@@ -104,6 +105,8 @@ def _member(
             member, history = copy_of_member(settings, member_id[:128])
         except LookupError:
             raise _Refused("member_id", "No such member.", 404) from None
+        except ValidationError:  # a stored profile today's rules refuse (an old phone format)
+            raise _Refused("member_id", "This member's profile cannot be simulated.") from None
         return f"copy of {member_id}", member, history
     locale, tier = form.get("locale", "en"), form.get("tier") or None
     if locale not in choices["locales"]:
@@ -134,12 +137,12 @@ async def start(request: Request, acting: Starting, settings: SettingsDep) -> Re
             raise _Refused("journey", "Unknown journey.")
         days = _days(form)
         label, member, history = await asyncio.to_thread(_member, settings, form, choices)
+        try:
+            path = journey_file(journey_id, settings)
+        except FileNotFoundError:  # in the catalog from a file not named after its id
+            raise _Refused("journey", "This journey cannot be simulated.") from None
         simulations_of(request).start(
-            settings,
-            viewer.user.name,
-            (journey_id, journey_file(journey_id, settings)),
-            (label, member, history),
-            days,
+            settings, viewer.user.name, (journey_id, path), (label, member, history), days
         )
     except _Refused as refused:
         problem = (refused.field, refused.why)
