@@ -176,6 +176,17 @@ async def test_the_member_timeline_pages_newest_first_and_loads_older_entries_in
     newest = start + timedelta(hours=total - 1)
     await expect(rows.first).to_contain_text(str(newest.replace(tzinfo=None))[:16])
 
+    # Without htmx, the link is a page of its own; the fragment's URL sends a browser there too.
+    href = await page.get_by_role("link", name="Older entries").get_attribute("href")
+    fragment = await page.get_by_role("link", name="Older entries").get_attribute("hx-get")
+    assert href is not None and fragment is not None
+    for url in (href, fragment):
+        await page.goto(live_console.url.removesuffix("/console") + url)
+        await expect(rows).to_have_count(PAGE_SIZE)
+        second = start + timedelta(hours=total - 1 - PAGE_SIZE)
+        await expect(rows.first).to_contain_text(str(second.replace(tzinfo=None))[:16])
+    await page.goto(f"{live_console.url}/members/{member}")
+
     await page.evaluate("document.body.dataset.marker = 'same document'")
     await page.get_by_role("link", name="Older entries").click()
     await expect(rows).to_have_count(PAGE_SIZE * 2)

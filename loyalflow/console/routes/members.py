@@ -113,8 +113,12 @@ async def older_entries(
     settings: SettingsDep,
     temporal: TemporalDep,
     before: datetime,
-) -> HTMLResponse:
-    """The next page of the timeline: rows for htmx to put in place of the "older" link."""
+) -> Response:
+    """The next page of the timeline: rows for htmx to put in place of the "older" link (a
+    browser that asks for it directly gets the member's page from there)."""
+    if not wants_fragment(request):
+        older = member_url(member_id) + f"?before={quote(before.isoformat(), safe='')}"
+        return RedirectResponse(older, 303)
     timeline = await timeline_of(settings, member_id, temporal, before)
     if timeline is None:
         raise HTTPException(404, "no such member")
