@@ -239,9 +239,14 @@ def member_counters(sql: Sql) -> list[str]:
 
 
 def _drop_secondary_indexes(engine: Engine) -> list[tuple[str, str, list[str]]]:
-    """(table, name, columns) of each non-unique index, dropped for the load."""
+    """(table, name, columns) of each non-unique index, dropped for the load; an expression
+    (the timeline's `coalesce(sent_at, created_at)`) stands in its column's place."""
     found = [
-        (table, index["name"], [str(c) for c in index["column_names"]])
+        (
+            table,
+            index["name"],
+            [str(c) for c in index.get("expressions") or index["column_names"]],
+        )
         for table in SKEWED_TABLES
         for index in inspect(engine).get_indexes(table)
         if not index.get("unique") and index["name"]

@@ -76,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.temporal = await connect(settings, wait_seconds=30)
         yield
+        # The console's simulations each run a Temporal test server: stopped with the API.
+        await console.state.simulations.stop_all()
 
     app = FastAPI(
         title="loyalflow",
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(segment.SegmentError, segment_error_handler)
     app.add_middleware(codec.CodecCORSMiddleware, origins=settings.effective_codec_cors_origins)
     # The web console (pages, not API endpoints: it stays out of the OpenAPI document).
-    app.mount(CONSOLE_PREFIX, create_console(settings, lambda: app.state.temporal))
+    console = create_console(settings, lambda: app.state.temporal)
+    app.mount(CONSOLE_PREFIX, console)
     app.add_middleware(RequestMetricsMiddleware)  # outermost: times every request, CORS too
     return app

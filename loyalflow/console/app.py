@@ -22,11 +22,14 @@ from loyalflow.console.routes import (
     login,
     members,
     messages,
+    simulate,
     templates,
     users,
 )
 from loyalflow.console.security import SecurityHeaders
 from loyalflow.console.snapshot_jobs import SnapshotJobs
+from loyalflow.console.server_timing import ServerTiming
+from loyalflow.console.simulations import Simulations
 from loyalflow.console.web import FormRefused, RoleRefused, SignInRequired
 
 NOT_FOUND = "Not found"
@@ -68,6 +71,7 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
     console.state.settings = settings
     console.state.temporal = temporal
     console.state.snapshot_jobs = SnapshotJobs()
+    console.state.simulations = Simulations()  # the API stops them on shutdown
     for router in (
         login.router,
         home.router,
@@ -77,6 +81,7 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
         journeys.router,
         journey_page.router,
         templates.router,
+        simulate.router,
         users.router,
     ):
         console.include_router(router)
@@ -87,4 +92,5 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
     console.add_exception_handler(StarletteHTTPException, _http_error)
     console.add_exception_handler(RequestValidationError, _bad_request)
     console.add_middleware(SecurityHeaders, https=settings.public_url.startswith("https://"))
+    console.add_middleware(ServerTiming)  # outermost: times the error pages and headers too
     return console

@@ -1,9 +1,11 @@
 """Everything a member's console page shows, read in one place: profile, points and tier,
-consents, suppressions, runs, failed messages that can be re-sent, the whole timeline, and what
-staff did to the member (the audit log)."""
+consents, suppressions, the latest runs, failed messages that can be re-sent, the timeline's
+newest page (older pages load on demand), and what staff did to the member (the audit log).
+Every list is bounded, whatever the member's history."""
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, select
 from temporalio.client import Client
@@ -15,18 +17,21 @@ from loyalflow.models.api import MemberOut
 from loyalflow.models.db import read_scope
 from loyalflow.models.tables import (
     AuditEntry,
+    Enrollment,
     Message,
     MessageStatus,
     SupportAction,
     Suppression,
     normalise_address,
 )
-from loyalflow.models.timeline import Timeline
+from loyalflow.models.timeline import TimelineRun
 from loyalflow.rules.loyalty import rules_from
-from loyalflow.support.timeline import member_timeline
+from loyalflow.support.timeline import running_trails, timeline_run
+from loyalflow.support.timeline_page import TimelinePage, timeline_page
 
 FAILED_SHOWN = 50
 AUDIT_SHOWN = 50
+RUNS_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,8 @@ class FailedMessage:
 class MemberPage:
     member: MemberOut
     suppressions: list[Suppression]
-    timeline: Timeline
+    runs: list[TimelineRun]  # the latest RUNS_SHOWN
+    timeline: TimelinePage
     failed: list[FailedMessage]
     audit: list[AuditEntry]
     channels: tuple[str, ...]
@@ -56,8 +62,17 @@ def target(member_id: str) -> str:
 
 def _database_parts(
     settings: Settings, member: MemberOut
-) -> tuple[list[Suppression], list[FailedMessage], list[AuditEntry], list[str]]:
+) -> tuple[list[Suppression], list[TimelineRun], list[FailedMessage], list[AuditEntry], list[str]]:
     with read_scope(settings.effective_database_url) as session:
+        runs = [
+            timeline_run(settings, run)
+            for run in session.exec(
+                select(Enrollment)
+                .where(Enrollment.member_id == member.id)
+                .order_by(col(Enrollment.entered_at).desc())
+                .limit(RUNS_SHOWN)
+            )
+        ]
         suppressions = [
             row
             for channel, address in (("email", member.email), ("sms", member.phone))
@@ -98,17 +113,29 @@ def _database_parts(
         )
     decisions = {(c.channel, c.topic): c for c in member.consents}
     topics = page_topics(settings, decisions)  # type: ignore[arg-type]
-    return suppressions, failed, audit, topics
+    return suppressions, runs, failed, audit, topics
 
 
-async def member_page(settings: Settings, member_id: str, client: Client) -> MemberPage | None:
+async def timeline_of(
+    settings: Settings, member_id: str, client: Client, before: datetime | None
+) -> TimelinePage | None:
+    """A page of the member's timeline, with what their running runs' workflows tell."""
+    trails = await running_trails(settings, member_id, client, limit=RUNS_SHOWN)
+    return await asyncio.to_thread(timeline_page, settings, member_id, before, trails)
+
+
+async def member_page(
+    settings: Settings, member_id: str, client: Client, before: datetime | None = None
+) -> MemberPage | None:
     ladder = rules_from(settings.loyalty_rules_file).tiers
     url = settings.effective_database_url
     member = await asyncio.to_thread(get_member, url, member_id, ladder)
     if member is None:
         return None
-    timeline = await member_timeline(settings, member_id, client)
+    timeline = await timeline_of(settings, member_id, client, before)
     if timeline is None:
         return None
-    suppressions, failed, audit, topics = await asyncio.to_thread(_database_parts, settings, member)
-    return MemberPage(member, suppressions, timeline, failed, audit, CHANNELS, topics)
+    suppressions, runs, failed, audit, topics = await asyncio.to_thread(
+        _database_parts, settings, member
+    )
+    return MemberPage(member, suppressions, runs, timeline, failed, audit, CHANNELS, topics)

@@ -362,4 +362,40 @@ CATALOG: dict[str, str] = {
         "Acheteurs à la fin de la période par récence (lignes) et quintile de montant "
         "(colonnes ; 5 : le plus)"
     ),
+    # Simulate
+    "Simulate": "Simuler",
+    "Runs a journey for a test member in skipped time: the real workflow and templates, a "
+    "throwaway database, nothing sent to anyone.": "Déroule un parcours pour un membre de test en "
+    "temps accéléré : le vrai workflow et les vrais modèles, une base jetable, rien n'est envoyé "
+    "à personne.",
+    "Days": "Jours",
+    "Test member": "Membre de test",
+    "Consents to {channel}": "Consent au canal {channel}",
+    "Or a copy of member (id)": "Ou une copie du membre (identifiant)",
+    "Run the simulation": "Lancer la simulation",
+    "Simulation of {journey} over {days} days": "Simulation de {journey} sur {days} jours",
+    "Day {day} of {days}": "Jour {day} sur {days}",
+    "The simulation failed:": "La simulation a échoué :",
+    "Done: {sent} sent, {not_sent} not sent, over {days} simulated days.": "Terminé : {sent} "
+    "envoyé(s), {not_sent} non envoyé(s), sur {days} jours simulés.",
+    "Timeline from {start} UTC": "Chronologie depuis le {start} UTC",
+    "Simulated time (UTC)": "Heure simulée (UTC)",
+    "Day": "Jour",
+    "Outcome": "Résultat",
+    "At the end: {points} points, tier {tier}.": "À la fin : {points} points, niveau {tier}.",
+    "Unknown journey.": "Parcours inconnu.",
+    "This journey cannot be simulated.": "Ce parcours ne peut pas être simulé.",
+    "This member's profile cannot be simulated.": "Le profil de ce membre ne peut pas être simulé.",
+    "Unknown locale.": "Langue inconnue.",
+    "Unknown tier.": "Niveau inconnu.",
+    "Days must be a whole number from 1 to 365.": "Le nombre de jours est un entier de 1 à 365.",
+    "Your previous simulation is still running.": "Votre simulation précédente est encore en "
+    "cours.",
+    "received": "reçu",
+    "derived": "dérivé",
+    "converted": "converti",
+    "requested": "demandé",
+    "variant": "variante",
+    "entered": "entré",
+    "exit": "sortie",
 }

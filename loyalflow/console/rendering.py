@@ -23,6 +23,7 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/messages", "Messages", ("admin", "support", "marketer")),
     ("/journeys", "Journeys", ("admin", "marketer")),
     ("/templates", "Templates", ("admin", "marketer")),
+    ("/simulate", "Simulate", ("admin", "marketer")),
     ("/users", "Users", ("admin",)),
     ("/audit", "Audit log", ("admin",)),
 )

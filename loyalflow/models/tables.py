@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -518,6 +519,38 @@ class JourneyPause(SQLModel, table=True):
     journey_id: str = Field(primary_key=True, max_length=64)
     paused_at: datetime = _required_timestamp()
     paused_by: str = Field(max_length=64)  # a console user's name, or `cli`
+
+
+# A member's timeline pages newest first (support/timeline_page.py): each source by member and
+# time, so the console's first page of a member with 100,000 entries reads a page, not them all.
+def _member_time_index(table: str, *columns: Any) -> Index:
+    return Index(f"ix_{table}_member_time", *columns)
+
+
+_tables = SQLModel.metadata.tables
+for _name, _time in (
+    ("event", "occurred_at"),
+    ("points_ledger", "at"),
+    ("journey_step", "at"),
+    ("support_action", "at"),
+):
+    _member_time_index(_name, _tables[_name].c.member_id, _tables[_name].c[_time])
+Index(
+    "ix_enrollment_member_entered",
+    _tables["enrollment"].c.member_id,
+    _tables["enrollment"].c.entered_at,
+)
+Index(
+    "ix_enrollment_member_converted",
+    _tables["enrollment"].c.member_id,
+    _tables["enrollment"].c.converted_at,
+)
+# A message's time on the timeline: when it was sent, else when it was decided.
+_member_time_index(
+    "message",
+    _tables["message"].c.member_id,
+    func.coalesce(_tables["message"].c.sent_at, _tables["message"].c.created_at),
+)
 
 
 # The analytics tables live apart (one concern each); imported here so that whoever loads the

@@ -60,14 +60,17 @@ def test_server_path() -> Path:
     return Path(found)
 
 
-def simulation_settings(home: Path, journey_files: Iterable[Path]) -> Settings:
-    """The configured settings (loyalty rules, messaging policy, templates), but a home of its
-    own, a catalog of only `journey_files`, the outbox for both channels, a private task queue."""
+def simulation_settings(
+    home: Path, journey_files: Iterable[Path], base: Settings | None = None
+) -> Settings:
+    """The configured settings (`base`, else the environment's: loyalty rules, messaging policy,
+    templates), but a home of its own, a catalog of only `journey_files`, the outbox for both
+    channels, a private task queue."""
     journeys = home / "journeys"
     journeys.mkdir(parents=True, exist_ok=True)
     for path in journey_files:
         shutil.copy(path, journeys / path.name)
-    return get_settings().model_copy(
+    return (base or get_settings()).model_copy(
         update={
             "home": home.resolve(),
             "database_url": f"sqlite:///{home.resolve() / 'loyalflow.db'}",
@@ -234,16 +237,19 @@ async def simulation(
     home: Path | None = None,
     start_hour_utc: int = 0,
     extra_workers: int = 0,
+    base: Settings | None = None,
 ) -> AsyncIterator[Simulation]:
     """Starts everything; the clock is first skipped to the next `start_hour_utc`:00 UTC so a
     simulation's timeline does not depend on the hour it was run at. `extra_workers` more
-    worker processes share the work (a Python process uses one core at a time)."""
+    worker processes share the work (a Python process uses one core at a time). Blocking set-up
+    runs in a thread: the console runs simulations in the API's event loop."""
     with contextlib.ExitStack() as stack:
         if home is None:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loyalflow-sim-")))
-        settings = simulation_settings(home, journey_files)
-        upgrade_database(settings.effective_database_url)
-        get_catalog(settings)  # a broken journey fails here, before any server starts
+        settings = simulation_settings(home, journey_files, base)
+        await asyncio.to_thread(upgrade_database, settings.effective_database_url)
+        # A broken journey fails here, before any server starts.
+        await asyncio.to_thread(get_catalog, settings)
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(test_server_path()),
             data_converter=pydantic_data_converter,

@@ -6,6 +6,8 @@ start out inactive for the reactivation journey. The member joins at offset 0 un
 has its own `member.joined`.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +16,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import col, func, select
 
+from loyalflow.config import Settings
 from loyalflow.models.api import ConsentChange, EventIn, MemberIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.durations import parse_duration
-from loyalflow.models.tables import Enrollment
+from loyalflow.models.tables import Enrollment, Member
 from loyalflow.simulation.environment import Simulation, journey_file, simulation
 from loyalflow.simulation.timeline import TimelineRow, member_timeline
 
@@ -110,8 +113,14 @@ def _running(sim: Simulation) -> tuple[int, int]:
 
 
 async def run_script(
-    sim: Simulation, member: MemberFile, script: list[ScriptEvent], days: int
+    sim: Simulation,
+    member: MemberFile,
+    script: list[ScriptEvent],
+    days: int,
+    on_day: Callable[[int], None] | None = None,
 ) -> list[TimelineRow]:
+    """Runs the script day by day; `on_day(n)` after each simulated day (the console's
+    progress). Ends early once every run has ended and no event is left to come."""
     start = sim.started_at
     end = start + days * DAY
     sim.put_member(member.id, member.profile())
@@ -133,6 +142,8 @@ async def run_script(
             now = await sim.now()
             await sim.ingest([event.model_copy(update={"occurred_at": now})])
         day += 1
+        if on_day is not None:
+            on_day(day)
         if not live:
             await sim.settle()
             total, running = _running(sim)
@@ -142,6 +153,33 @@ async def run_script(
         await sim.advance_to(end)
     await sim.settle()
     return await member_timeline(sim.client, sim.url, member.id, start)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    started_at: datetime
+    rows: list[TimelineRow]
+    points: int  # the member's balance and tier when the simulation ended
+    tier: str | None
+
+
+async def simulate_member(
+    journey_path: Path,
+    member: MemberFile,
+    script: list[ScriptEvent],
+    days: int,
+    *,
+    base: Settings | None = None,
+    on_day: Callable[[int], None] | None = None,
+) -> SimulationResult:
+    """One member through one journey for `days` days in skipped time (the console's Simulate
+    page; `loyalflow simulate` reads the same from files)."""
+    async with simulation([journey_path], start_hour_utc=9, base=base) as sim:
+        rows = await run_script(sim, member, script, days, on_day)
+        with session_scope(sim.url) as session:
+            final = session.get(Member, member.id)
+            points, tier = (final.points, final.tier) if final else (0, None)
+        return SimulationResult(sim.started_at, rows, points, tier)
 
 
 async def simulate(

@@ -40,7 +40,7 @@ from loyalflow.support.timeline_entries import (
 from loyalflow.support.timeline_points import points_entries
 
 # Same instant: entries before steps before messages before exits.
-_RANK = {
+RANK = {
     "event": 0,
     "points": 1,
     "tier": 2,
@@ -97,36 +97,37 @@ def build_timeline(
         )
         entries += [message_entry(settings, m) for m in messages]
         entries += support_entries(settings, session, member_id)
-        entries.sort(key=lambda e: (e.at, _RANK[e.kind]))
+        entries.sort(key=lambda e: (e.at, RANK[e.kind]))
         return Timeline(
             member_id=member_id,
             points=member.points,
             tier=member.tier,
-            runs=[
-                TimelineRun(
-                    workflow_id=r.workflow_id,
-                    journey_id=r.journey_id,
-                    entry=r.entry,
-                    entered_at=r.entered_at,
-                    exited_at=r.exited_at,
-                    exit_reason=r.exit_reason,
-                    current_step=r.current_step,
-                    variant=r.variant,
-                    link=run_link(settings, r.workflow_id),
-                )
-                for r in runs
-            ],
+            runs=[timeline_run(settings, r) for r in runs],
             entries=entries,
         )
 
 
-def _running(url: str, member_id: str) -> list[str]:
+def timeline_run(settings: Settings, run: Enrollment) -> TimelineRun:
+    return TimelineRun(
+        workflow_id=run.workflow_id,
+        journey_id=run.journey_id,
+        entry=run.entry,
+        entered_at=run.entered_at,
+        exited_at=run.exited_at,
+        exit_reason=run.exit_reason,
+        current_step=run.current_step,
+        variant=run.variant,
+        link=run_link(settings, run.workflow_id),
+    )
+
+
+def _running(url: str, member_id: str, limit: int | None = None) -> list[str]:
     with session_scope(url) as session:
         return list(
             session.exec(
-                select(Enrollment.workflow_id).where(
-                    Enrollment.member_id == member_id, col(Enrollment.exited_at).is_(None)
-                )
+                select(Enrollment.workflow_id)
+                .where(Enrollment.member_id == member_id, col(Enrollment.exited_at).is_(None))
+                .limit(limit)
             )
         )
 
@@ -141,17 +142,24 @@ async def query_trail(client: Client, workflow_id: str) -> list[TrailEntry] | No
     return None
 
 
+async def running_trails(
+    settings: Settings, member_id: str, client: Client, limit: int | None = None
+) -> dict[str, list[TrailEntry]]:
+    """The trail of each running run (at most `limit` of them) whose query Temporal answers."""
+    url = settings.effective_database_url
+    trails: dict[str, list[TrailEntry]] = {}
+    for workflow_id in await asyncio.to_thread(_running, url, member_id, limit):
+        trail = await query_trail(client, workflow_id)
+        if trail is not None:
+            trails[workflow_id] = trail
+    return trails
+
+
 async def member_timeline(
     settings: Settings, member_id: str, client: Client | None = None
 ) -> Timeline | None:
     """`build_timeline`, plus the trail of each running run when Temporal answers its query."""
-    trails: dict[str, list[TrailEntry]] = {}
-    if client is not None:
-        running = await asyncio.to_thread(_running, settings.effective_database_url, member_id)
-        for workflow_id in running:
-            trail = await query_trail(client, workflow_id)
-            if trail is not None:
-                trails[workflow_id] = trail
+    trails = await running_trails(settings, member_id, client) if client is not None else {}
     return await asyncio.to_thread(build_timeline, settings, member_id, trails)
 
 

@@ -107,66 +107,68 @@ def message_entry(settings: Settings, row: Message) -> TimelineEntry:
     )
 
 
-def run_entries(
-    settings: Settings,
-    session: Session,
-    run: Enrollment,
-    events: dict[str, Event],
-    steps: list[JourneyStep],
-    trail: list[TrailEntry] | None,
-) -> list[TimelineEntry]:
+def run_common(settings: Settings, run: Enrollment) -> dict[str, Any]:
+    """The fields every entry of one run carries."""
     link = run_link(settings, run.workflow_id)
-    common: dict[str, Any] = {
-        "journey_id": run.journey_id,
-        "workflow_id": run.workflow_id,
-        "link": link,
-    }
-    journey = load_definition(session, run.journey_id, run.journey_version)
-    trigger = events.get(run.trigger_event_id or "")
+    return {"journey_id": run.journey_id, "workflow_id": run.workflow_id, "link": link}
+
+
+def entered_entry(settings: Settings, run: Enrollment, trigger: Event | None) -> TimelineEntry:
     because = f" on {trigger.type}" if trigger else ""
+    return TimelineEntry(
+        at=run.entered_at,
+        kind="journey_entered",
+        summary=f"entered journey {run.journey_id} (entry {run.entry}, version "
+        f"{run.journey_version}){because}",
+        event_id=run.trigger_event_id,
+        **run_common(settings, run),
+    )
+
+
+def step_entries(
+    settings: Settings, run: Enrollment, journey: Journey | None, row: JourneyStep
+) -> list[TimelineEntry]:
+    """A step the run entered (with the holdout's "no message" when it was one)."""
+    common = run_common(settings, run)
+    step = next((s for s in journey.steps if s.id == row.step_id), None) if journey else None
+    summary = f"step {row.step_id}" + (f" ({describe_step(step)})" if step else "")
+    variant = None
+    if isinstance(step, SplitStep) and run.variant:
+        variant = run.variant
+        summary += f": variant {run.variant}"
     out = [
         TimelineEntry(
-            at=run.entered_at,
-            kind="journey_entered",
-            summary=f"entered journey {run.journey_id} (entry {run.entry}, version "
-            f"{run.journey_version}){because}",
-            event_id=run.trigger_event_id,
+            at=row.at,
+            kind="journey_step",
+            summary=summary,
+            step_id=row.step_id,
+            variant=variant,
             **common,
         )
     ]
-    by_id = {s.id: s for s in journey.steps} if journey else {}
-    for row in steps:
-        step = by_id.get(row.step_id)
-        summary = f"step {row.step_id}" + (f" ({describe_step(step)})" if step else "")
-        variant = None
-        if isinstance(step, SplitStep) and run.variant:
-            variant = run.variant
-            summary += f": variant {run.variant}"
+    if isinstance(step, SplitStep) and run.variant == "holdout":
+        experiment = step.experiment or f"{run.journey_id}.{step.id}"
         out.append(
             TimelineEntry(
                 at=row.at,
-                kind="journey_step",
-                summary=summary,
+                kind="not_sent",
+                summary=f"no message: holdout group of {experiment} (receives nothing, by design)",
                 step_id=row.step_id,
-                variant=variant,
+                status="holdout",
+                reason="holdout",
+                variant="holdout",
                 **common,
             )
         )
-        if isinstance(step, SplitStep) and run.variant == "holdout":
-            experiment = step.experiment or f"{run.journey_id}.{step.id}"
-            out.append(
-                TimelineEntry(
-                    at=row.at,
-                    kind="not_sent",
-                    summary=f"no message: holdout group of {experiment} (receives nothing, "
-                    "by design)",
-                    step_id=row.step_id,
-                    status="holdout",
-                    reason="holdout",
-                    variant="holdout",
-                    **common,
-                )
-            )
+    return out
+
+
+def trail_entries(
+    settings: Settings, run: Enrollment, trail: list[TrailEntry] | None
+) -> list[TimelineEntry]:
+    """What only the running workflow knows (waits, branch choices), from its `trail` query."""
+    common = run_common(settings, run)
+    out = []
     for entry in trail or []:
         if entry.outcome in TOLD_BY_DB:
             continue
@@ -180,27 +182,48 @@ def run_entries(
                 **common,
             )
         )
-    if run.converted_at is not None:
-        out.append(
-            TimelineEntry(
-                at=run.converted_at,
-                kind="goal",
-                summary=f"reached the goal of journey {run.journey_id}",
-                event_id=run.goal_event_id,
-                **common,
-            )
-        )
-    if run.exited_at is not None:
-        out.append(
-            TimelineEntry(
-                at=run.exited_at,
-                kind="journey_exited",
-                summary=f"left journey {run.journey_id}: {run.exit_reason}",
-                reason=run.exit_reason,
-                variant=run.variant,
-                **common,
-            )
-        )
+    return out
+
+
+def goal_entry(settings: Settings, run: Enrollment) -> TimelineEntry | None:
+    if run.converted_at is None:
+        return None
+    return TimelineEntry(
+        at=run.converted_at,
+        kind="goal",
+        summary=f"reached the goal of journey {run.journey_id}",
+        event_id=run.goal_event_id,
+        **run_common(settings, run),
+    )
+
+
+def exit_entry(settings: Settings, run: Enrollment) -> TimelineEntry | None:
+    if run.exited_at is None:
+        return None
+    return TimelineEntry(
+        at=run.exited_at,
+        kind="journey_exited",
+        summary=f"left journey {run.journey_id}: {run.exit_reason}",
+        reason=run.exit_reason,
+        variant=run.variant,
+        **run_common(settings, run),
+    )
+
+
+def run_entries(
+    settings: Settings,
+    session: Session,
+    run: Enrollment,
+    events: dict[str, Event],
+    steps: list[JourneyStep],
+    trail: list[TrailEntry] | None,
+) -> list[TimelineEntry]:
+    journey = load_definition(session, run.journey_id, run.journey_version)
+    out = [entered_entry(settings, run, events.get(run.trigger_event_id or ""))]
+    for row in steps:
+        out += step_entries(settings, run, journey, row)
+    out += trail_entries(settings, run, trail)
+    out += [e for e in (goal_entry(settings, run), exit_entry(settings, run)) if e is not None]
     return out
 
 
@@ -212,18 +235,18 @@ def consent_entries(session: Session, member_id: str, events: list[Event]) -> li
         if e.type == "consent.updated"
     }
     rows = session.exec(select(Consent).where(Consent.member_id == member_id))
-    return [
-        TimelineEntry(
-            at=row.at,
-            kind="consent",
-            summary=f"{row.channel} consent for {row.topic} {row.status}"
-            + (f" (source: {row.source})" if row.source else ""),
-            channel=row.channel,
-            status=row.status,
-        )
-        for row in rows
-        if (row.channel, row.topic, row.status) not in told
-    ]
+    return [consent_entry(row) for row in rows if (row.channel, row.topic, row.status) not in told]
+
+
+def consent_entry(row: Consent) -> TimelineEntry:
+    return TimelineEntry(
+        at=row.at,
+        kind="consent",
+        summary=f"{row.channel} consent for {row.topic} {row.status}"
+        + (f" (source: {row.source})" if row.source else ""),
+        channel=row.channel,
+        status=row.status,
+    )
 
 
 def suppression_entries(session: Session, member: Member) -> list[TimelineEntry]:
@@ -247,23 +270,22 @@ def suppression_entries(session: Session, member: Member) -> list[TimelineEntry]
 
 def support_entries(settings: Settings, session: Session, member_id: str) -> list[TimelineEntry]:
     rows = session.exec(select(SupportAction).where(SupportAction.member_id == member_id))
-    out = []
-    for row in rows:
-        if row.action == "retry_send":
-            summary = f"message {row.message_id} re-sent as {row.new_message_id} by {row.by}"
-        else:
-            summary = f"{row.action.replace('_', ' ')} by {row.by}"
-        if row.detail:
-            summary += f": {row.detail}"
-        out.append(
-            TimelineEntry(
-                at=row.at,
-                kind="support",
-                summary=summary,
-                workflow_id=row.workflow_id,
-                message_id=row.new_message_id or row.message_id,
-                by=row.by,
-                link=run_link(settings, row.workflow_id) if row.workflow_id else None,
-            )
-        )
-    return out
+    return [support_entry(settings, row) for row in rows]
+
+
+def support_entry(settings: Settings, row: SupportAction) -> TimelineEntry:
+    if row.action == "retry_send":
+        summary = f"message {row.message_id} re-sent as {row.new_message_id} by {row.by}"
+    else:
+        summary = f"{row.action.replace('_', ' ')} by {row.by}"
+    if row.detail:
+        summary += f": {row.detail}"
+    return TimelineEntry(
+        at=row.at,
+        kind="support",
+        summary=summary,
+        workflow_id=row.workflow_id,
+        message_id=row.new_message_id or row.message_id,
+        by=row.by,
+        link=run_link(settings, row.workflow_id) if row.workflow_id else None,
+    )

@@ -23,16 +23,13 @@ def points_entries(session: Session, member_id: str) -> list[TimelineEntry]:
         .where(PointsLedger.member_id == member_id)
         .order_by(col(PointsLedger.id))
     )
-    return [
-        TimelineEntry(
-            at=row.at,
-            kind="points",
-            summary=_summary(row),
-            event_id=row.event_id,
-            reason=row.kind,
-        )
-        for row in rows
-    ]
+    return [points_entry(row) for row in rows]
+
+
+def points_entry(row: PointsLedger) -> TimelineEntry:
+    return TimelineEntry(
+        at=row.at, kind="points", summary=_summary(row), event_id=row.event_id, reason=row.kind
+    )
 
 
 def _summary(row: PointsLedger) -> str:

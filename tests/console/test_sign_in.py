@@ -26,9 +26,17 @@ async def test_each_role_signs_in_and_sees_its_pages(
 ) -> None:
     users = live_console.users
     expected = {
-        users.admin: ["Members", "Messages", "Journeys", "Templates", "Users", "Audit log"],
-        users.support: ["Members", "Messages"],  # journeys are the marketers'
-        users.marketer: ["Members", "Messages", "Journeys", "Templates"],
+        users.admin: [
+            "Members",
+            "Messages",
+            "Journeys",
+            "Templates",
+            "Simulate",
+            "Users",
+            "Audit log",
+        ],
+        users.support: ["Members", "Messages"],  # journeys and simulations are the marketers'
+        users.marketer: ["Members", "Messages", "Journeys", "Templates", "Simulate"],
     }
     for name, links in expected.items():
         page = await context.new_page()

@@ -4,6 +4,7 @@ Marketers may look (contact details masked) but change nothing."""
 
 import asyncio
 import secrets
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ from temporalio.service import RPCError
 
 from loyalflow.console.audit import audit
 from loyalflow.console.masking import mask_email, mask_phone, sees_contacts
-from loyalflow.console.member_page import member_page, target
+from loyalflow.console.member_page import member_page, target, timeline_of
 from loyalflow.console.member_search import find_members
 from loyalflow.console.rendering import PREFIX, page
 from loyalflow.console.sessions import Viewer
@@ -85,8 +86,9 @@ async def show(
     temporal: TemporalDep,
     done: str | None = None,
     error: str | None = None,
+    before: datetime | None = None,
 ) -> HTMLResponse:
-    found = await member_page(settings, member_id, temporal)
+    found = await member_page(settings, member_id, temporal, before)
     if found is None:
         raise HTTPException(404, "no such member")
     contacts = sees_contacts(viewer.user.role)
@@ -101,6 +103,26 @@ async def show(
         done=DONE.get(done or ""),
         error=FAILED.get(error or ""),
     )
+
+
+@router.get("/members/{member_id}/timeline", response_class=HTMLResponse)
+async def older_entries(
+    request: Request,
+    member_id: str,
+    viewer: Reader,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    before: datetime,
+) -> Response:
+    """The next page of the timeline: rows for htmx to put in place of the "older" link (a
+    browser that asks for it directly gets the member's page from there)."""
+    if not wants_fragment(request):
+        older = member_url(member_id) + f"?before={quote(before.isoformat(), safe='')}"
+        return RedirectResponse(older, 303)
+    timeline = await timeline_of(settings, member_id, temporal, before)
+    if timeline is None:
+        raise HTTPException(404, "no such member")
+    return page(request, "member_timeline_rows.html", viewer, timeline=timeline)
 
 
 def _belongs(url: str, member_id: str, workflow_id: str | None, message_id: str | None) -> bool:
