@@ -27,9 +27,9 @@ from loyalflow.console.routes import (
     users,
 )
 from loyalflow.console.security import SecurityHeaders
-from loyalflow.console.snapshot_jobs import SnapshotJobs
 from loyalflow.console.server_timing import ServerTiming
 from loyalflow.console.simulations import Simulations
+from loyalflow.console.snapshot_jobs import SnapshotJobs
 from loyalflow.console.web import FormRefused, RoleRefused, SignInRequired
 
 NOT_FOUND = "Not found"

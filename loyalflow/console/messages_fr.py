@@ -397,5 +397,4 @@ CATALOG: dict[str, str] = {
     "requested": "demandé",
     "variant": "variante",
     "entered": "entré",
-    "exit": "sortie",
 }
