@@ -1,5 +1,6 @@
 """Members and events from the command line, exactly like `PUT /members/{id}` and `POST /events`:
-`loyalflow event`, `loyalflow member put|get`. Each imports only what it needs, so a read is quick."""
+`loyalflow event`, `loyalflow member put|get`. Each imports only what it needs; a read goes
+through `cli/readers` (the database driver alone), so it answers in well under a second."""
 
 import json
 import uuid
@@ -140,13 +141,13 @@ def member_get(member_id: str) -> None:
 
 
 def _print_member(member_id: str) -> None:
+    from loyalflow.cli.readers.member import read_member
     from loyalflow.config import get_settings
-    from loyalflow.members.profile import get_member
     from loyalflow.rules.loyalty import rules_from
 
     settings = get_settings()
     ladder = rules_from(settings.loyalty_rules_file).tiers
-    stored = get_member(settings.effective_database_url, member_id, ladder)
+    stored = read_member(settings.effective_database_url, member_id, ladder)
     if stored is None:
         err.print(f"[red]no member {member_id!r}[/red]")
         raise typer.Exit(1)
