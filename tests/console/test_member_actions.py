@@ -13,8 +13,9 @@ from temporalio.worker import Worker
 
 from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.config import Settings
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry, Consent, SupportAction
+from loyalflow.models.tables import Consent, SupportAction
 from loyalflow.runtime.worker import build_worker
 from tests.conftest import unique_member_id
 from tests.console.conftest import LiveConsole, sign_in
