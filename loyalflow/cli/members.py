@@ -52,6 +52,7 @@ def event(
 
     from pydantic import ValidationError
 
+    from loyalflow.catalog.event_types import event_types_from
     from loyalflow.config import get_settings
     from loyalflow.members.ingest import EventsRejected, store_events
     from loyalflow.models.api import EventIn
@@ -75,7 +76,10 @@ def event(
         raise _validation_exit(exc) from exc
     try:
         stored = store_events(
-            settings.effective_database_url, [incoming], rules_from(settings.loyalty_rules_file)
+            settings.effective_database_url,
+            [incoming],
+            rules_from(settings.loyalty_rules_file),
+            event_types_from(settings.events_file),
         )
     except EventsRejected as exc:
         err.print(f"[red]rejected[/red]: {exc}")
