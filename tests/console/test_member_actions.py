@@ -11,12 +11,10 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.config import Settings
 from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Consent, SupportAction
-from loyalflow.runtime.worker import build_worker
 from tests.conftest import unique_member_id
 from tests.console.conftest import LiveConsole, sign_in
 from tests.journey_helpers import (
@@ -24,28 +22,18 @@ from tests.journey_helpers import (
     enrollment,
     messages,
     send_event,
-    stop_running_journeys,
     wait_for_timer,
 )
 from tests.smtp_server import SmtpServer
+from tests.worker_helpers import worker_sending_to
 
 
 @pytest.fixture
 async def worker(
     dev_server_env: WorkflowEnvironment, console_settings: Settings, smtp_server: SmtpServer
 ) -> AsyncIterator[Worker]:
-    email = SmtpEmailChannel(
-        host="127.0.0.1",
-        port=smtp_server.port,
-        username=None,
-        password=None,
-        start_tls=False,
-        timeout=10,
-    )
-    async with build_worker(dev_server_env.client, console_settings, email=email) as running:
+    async with worker_sending_to(dev_server_env.client, console_settings, smtp_server) as running:
         yield running
-        await stop_running_journeys(dev_server_env.client, console_settings)
-    await email.aclose()
 
 
 def audit_rows(console: LiveConsole, member_id: str) -> list[AuditEntry]:
