@@ -66,6 +66,7 @@ from sqlalchemy import event as sqlalchemy_event
 from stack import RESULTS_DIR, Stack, cpu_jiffies, pg_schema, profiled
 from stack import loyalflow_up as up_on_free_ports
 
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
@@ -143,6 +144,7 @@ async def breakdown(
     settings = Settings(home=stack.home, database_url=url, temporal_address=stack.temporal_address)
     client = await connect(settings, wait_seconds=10)
     rules = rules_from(settings.loyalty_rules_file)
+    event_types = event_types_from(settings.events_file)
     result = Breakdown(database, events=len(events))
     step = ["store"]
     engine = get_engine(url)
@@ -160,7 +162,7 @@ async def breakdown(
             parsed = [EventIn.model_validate(e) for e in chunk]
             step[0] = "store"
             began, cpu = time.perf_counter(), time.process_time()
-            stored = await asyncio.to_thread(store_events, url, parsed, rules)
+            stored = await asyncio.to_thread(store_events, url, parsed, rules, event_types)
             result.seconds["store"] += time.perf_counter() - began
             result.cpu_seconds["store"] += time.process_time() - cpu
             new = [s.event for s in stored if not s.duplicate]

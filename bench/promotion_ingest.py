@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
@@ -82,7 +83,7 @@ def run(url: str, rules: LoyaltyRules, events: int, batch: int, members: int) ->
     ]
     started = time.perf_counter()
     for start in range(0, events, batch):
-        store_events(url, planned[start : start + batch], rules)
+        store_events(url, planned[start : start + batch], rules, BUILT_IN_ONLY)
     return events / (time.perf_counter() - started)
 
 

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
@@ -23,6 +24,7 @@ from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Enrollment, Message
 from loyalflow.models.workflow_io import JourneyResult
 from loyalflow.routing.router import route_events
+from loyalflow.rules.loyalty import rules_from
 
 
 def create_member(settings: Settings, member_id: str, **fields: Any) -> None:
@@ -47,7 +49,12 @@ async def send_event(
         occurred_at=occurred_at or datetime.now(UTC),
         properties=properties,
     )
-    stored = store_events(settings.effective_database_url, [incoming])
+    stored = store_events(
+        settings.effective_database_url,
+        [incoming],
+        rules_from(settings.loyalty_rules_file),
+        event_types_from(settings.events_file),
+    )
     new = [s.event for s in stored if not s.duplicate]
     assert await route_events(client, settings, new)
     return bool(new)

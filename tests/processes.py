@@ -1,5 +1,6 @@
 """Starting loyalflow commands as real subprocesses, the way an operator runs them."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -61,6 +62,22 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout
             pass
         time.sleep(0.3)
     raise AssertionError(f"{url} did not answer within {timeout}s:\n{log.read_text()}")
+
+
+async def post_until_stored(http: httpx.AsyncClient, batch: list[dict[str, object]]) -> None:
+    """Posts a batch of events until the API answers, as a client does whose request died with
+    the process that served it (ingestion is idempotent by event id)."""
+    for _ in range(120):
+        try:
+            response = await http.post("/events", json=batch)
+        except httpx.HTTPError:
+            await asyncio.sleep(0.5)
+            continue
+        if response.status_code < 500:
+            assert response.status_code in (200, 201, 202), response.text
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError("the API never took the batch")
 
 
 def children_of(pid: int) -> dict[int, str]:

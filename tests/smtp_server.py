@@ -208,6 +208,15 @@ class SmtpServer:
         self.controller.stop()
 
 
+async def wait_for_received(smtp: SmtpServer, count: int, within: float = 120) -> None:
+    """Until the sink holds `count` messages: the moment to kill a process mid-run."""
+    for _ in range(int(within * 10)):
+        if len(smtp.messages) >= count:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"only {len(smtp.messages)} emails within {within}s")
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     server = SmtpServer()

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.client import Client
 
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
@@ -21,6 +22,7 @@ from loyalflow.models.workflow_io import (
 )
 from loyalflow.routing.member_facts import member_facts
 from loyalflow.routing.router import route_events
+from loyalflow.rules.loyalty import rules_from
 
 
 def record_assignment(url: str, request: AssignmentRequest) -> str:
@@ -81,6 +83,9 @@ class JourneyStepActivities:
         self.client = client
         self.settings = settings
         self.url = settings.effective_database_url
+        # Read once, at the edge: an `update` step's awards are ingested under these.
+        self.rules = rules_from(settings.loyalty_rules_file)
+        self.event_types = event_types_from(settings.events_file)
 
     @activity.defn(name="load_member_facts")
     async def load_member_facts(self, request: MemberFactsRequest) -> MemberFacts:
@@ -93,7 +98,9 @@ class JourneyStepActivities:
     @activity.defn(name="apply_update")
     async def apply_update(self, request: UpdateRequest) -> None:
         events = await asyncio.to_thread(update_events, self.url, request)
-        stored = await asyncio.to_thread(store_events, self.url, events)
+        stored = await asyncio.to_thread(
+            store_events, self.url, events, self.rules, self.event_types
+        )
         # Stored first (idempotent ids), then routed: an award can lift the member a tier, and
         # the tier_upgrade journey must hear of it like of any other event.
         await route_events(self.client, self.settings, [s.event for s in stored if not s.duplicate])

@@ -1,5 +1,6 @@
 """Members and events from the command line, exactly like `PUT /members/{id}` and `POST /events`:
-`loyalflow event`, `loyalflow member put|get`. Each imports only what it needs, so a read is quick."""
+`loyalflow event`, `loyalflow member put|get`. Each imports only what it needs; a read goes
+through `cli/readers` (the database driver alone), so it answers in well under a second."""
 
 import json
 import uuid
@@ -51,6 +52,7 @@ def event(
 
     from pydantic import ValidationError
 
+    from loyalflow.catalog.event_types import event_types_from
     from loyalflow.config import get_settings
     from loyalflow.members.ingest import EventsRejected, store_events
     from loyalflow.models.api import EventIn
@@ -74,7 +76,10 @@ def event(
         raise _validation_exit(exc) from exc
     try:
         stored = store_events(
-            settings.effective_database_url, [incoming], rules_from(settings.loyalty_rules_file)
+            settings.effective_database_url,
+            [incoming],
+            rules_from(settings.loyalty_rules_file),
+            event_types_from(settings.events_file),
         )
     except EventsRejected as exc:
         err.print(f"[red]rejected[/red]: {exc}")
@@ -140,13 +145,13 @@ def member_get(member_id: str) -> None:
 
 
 def _print_member(member_id: str) -> None:
+    from loyalflow.cli.readers.member import read_member
     from loyalflow.config import get_settings
-    from loyalflow.members.profile import get_member
     from loyalflow.rules.loyalty import rules_from
 
     settings = get_settings()
     ladder = rules_from(settings.loyalty_rules_file).tiers
-    stored = get_member(settings.effective_database_url, member_id, ladder)
+    stored = read_member(settings.effective_database_url, member_id, ladder)
     if stored is None:
         err.print(f"[red]no member {member_id!r}[/red]")
         raise typer.Exit(1)

@@ -6,9 +6,13 @@ _MISSING_COLUMN = ("no such column", "undefinedcolumn", "has no column named")
 
 def schema_hint(exc: BaseException) -> str | None:
     """What to do when `exc` says the schema is missing or older than this loyalflow."""
-    if not type(exc).__module__.startswith("sqlalchemy"):
+    module = type(exc).__module__
+    if module.startswith("sqlalchemy"):
+        original = getattr(exc, "orig", None)
+    elif module.startswith(("sqlite3", "psycopg")):  # the read-only commands' drivers (cli/readers)
+        original = exc
+    else:
         return None
-    original = getattr(exc, "orig", None)
     said = f"{type(original).__name__} {original}".lower()
     if any(sign in said for sign in _MISSING_TABLE):
         state = "has no loyalflow tables yet"

@@ -17,8 +17,9 @@ from sqlmodel import col, select
 from loyalflow.config import Settings
 from loyalflow.console.audit import record
 from loyalflow.console.passwords import hash_password, needs_rehash, verify_password
+from loyalflow.models.console_tables import ConsoleSession, ConsoleUser, LoginAttempt
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import ConsoleSession, ConsoleUser, LoginAttempt, utcnow
+from loyalflow.models.tables import utcnow
 
 Role = Literal["admin", "marketer", "support"]
 ROLES: tuple[Role, ...] = get_args(Role)

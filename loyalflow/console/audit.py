@@ -4,8 +4,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry
 
 
 def record(

@@ -13,10 +13,10 @@ from temporalio.client import Client
 from loyalflow.config import Settings
 from loyalflow.members.consent import CHANNELS, page_topics
 from loyalflow.members.profile import get_member
-from loyalflow.models.api import MemberOut
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import read_scope
+from loyalflow.models.member_view import MemberOut
 from loyalflow.models.tables import (
-    AuditEntry,
     Enrollment,
     Message,
     MessageStatus,

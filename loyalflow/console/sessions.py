@@ -13,8 +13,9 @@ from sqlmodel import col, select
 from loyalflow.config import Settings
 from loyalflow.console.accounts import User, _user
 from loyalflow.console.audit import record
+from loyalflow.models.console_tables import ConsoleSession, ConsoleUser
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import ConsoleSession, ConsoleUser, utcnow
+from loyalflow.models.tables import utcnow
 
 COOKIE = "loyalflow_console"
 # `last_seen_at` is written at most this often: a page view is not a write per request.

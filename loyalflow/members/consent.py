@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio.client import Client
 
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
@@ -173,7 +174,11 @@ async def record_changes(
     if not events:
         return 0
     stored = await asyncio.to_thread(
-        store_events, url, events, rules_from(settings.loyalty_rules_file)
+        store_events,
+        url,
+        events,
+        rules_from(settings.loyalty_rules_file),
+        event_types_from(settings.events_file),
     )
     new = [s.event for s in stored if not s.duplicate]
     await route_events(temporal, settings, new)

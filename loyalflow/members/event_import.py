@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from loyalflow.catalog.event_types import EventTypes, EventTypesError, event_types_from
 from loyalflow.config import Settings
 from loyalflow.members.import_files import (
     ImportReport,
@@ -91,14 +92,18 @@ def _refused(
 
 
 def _store_event_rows(
-    url: str, rules: LoyaltyRules, batch: list[_EventRow], sink: RejectSink
+    url: str,
+    rules: LoyaltyRules,
+    event_types: EventTypes,
+    batch: list[_EventRow],
+    sink: RejectSink,
 ) -> list[StoredEvent]:
     """Stores what it can: a batch is all or nothing, so refused rows are dropped and the rest
     stored again."""
     rows = batch
     while rows:
         try:
-            return store_events(url, [row.event for row in rows], rules)
+            return store_events(url, [row.event for row in rows], rules, event_types)
         except EventsRejected as exc:
             remaining = _refused(rows, exc.problems, sink)
             if len(remaining) == len(rows):
@@ -214,7 +219,8 @@ async def import_events(
     url = settings.effective_database_url
     try:
         rules = rules_from(settings.loyalty_rules_file)
-    except LoyaltyRulesError as exc:
+        event_types = event_types_from(settings.events_file)
+    except (LoyaltyRulesError, EventTypesError) as exc:
         raise UnusableInput(str(exc)) from exc
     router = _Router(settings, report, enabled=route, connect=connect)
     with ExitStack() as stack:
@@ -222,7 +228,9 @@ async def import_events(
         sink = open_rejects(report, rejects, path, stack)
         try:
             for batch in chunks(_event_rows(source, sink, report), batch_size):
-                stored = await asyncio.to_thread(_store_event_rows, url, rules, batch, sink)
+                stored = await asyncio.to_thread(
+                    _store_event_rows, url, rules, event_types, batch, sink
+                )
                 _count(report, stored)
                 # Derived events are routed too: journeys may be triggered by purchase.first.
                 await router.route([item.event for item in stored if not item.duplicate])

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from loyalflow.catalog.event_types import EventTypes, event_types_from
-from loyalflow.config import get_settings
+from loyalflow.catalog.event_types import EventTypes
 from loyalflow.members import referrals
 from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
@@ -14,7 +13,7 @@ from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Event, Member, utcnow
 from loyalflow.observability.metrics import count_ingested
-from loyalflow.rules.loyalty import LoyaltyRules, rules_from
+from loyalflow.rules.loyalty import LoyaltyRules
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,8 @@ def upsert_member(url: str, member_id: str, data: MemberIn) -> tuple[Member, boo
 def store_events(
     url: str,
     events: list[EventIn],
-    rules: LoyaltyRules | None = None,
-    event_types: EventTypes | None = None,
+    rules: LoyaltyRules,
+    event_types: EventTypes,
     *,
     create_members: bool = False,
 ) -> list[StoredEvent]:
@@ -63,13 +62,12 @@ def store_events(
     Idempotent by `event_id`: an id already stored (or repeated in the batch) is a duplicate.
     Derived events (`purchase.first`, `tier.upgraded`...) are stored in the same transaction and
     returned after the event that caused them, ready to be routed like any other.
-    `rules` and `event_types` default to the process's configured rules and events.yaml: a
-    custom type must be declared there, and its properties match the declaration.
+    `rules` and `event_types` are the caller's (settings are read at the edge: the API, the
+    CLI, the worker): a custom type must be declared in `event_types`, and its properties match
+    the declaration.
     `create_members`: an event for a member not seen yet creates it (the Segment API, where a
     `userId` is a member) rather than being refused.
     """
-    rules = rules or rules_from(get_settings().loyalty_rules_file)
-    event_types = event_types or event_types_from(get_settings().events_file)
     problems = declaration_problems(events, event_types)
     if problems:
         raise EventsRejected(problems)

@@ -7,8 +7,8 @@ Read-only, and apart from ingestion so that `loyalflow member get` imports only 
 from sqlmodel import col, select
 
 from loyalflow.members.tiers import points_summary
-from loyalflow.models.api import ConsentOut, MemberOut
 from loyalflow.models.db import session_scope
+from loyalflow.models.member_view import ConsentOut, MemberOut
 from loyalflow.models.tables import Consent, Member
 from loyalflow.rules.loyalty import TierLadder
 

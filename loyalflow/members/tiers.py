@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from loyalflow.models.api import PointsSummary
+from loyalflow.models.member_view import PointsSummary
 from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, Redemption
 from loyalflow.rules.loyalty import TierLadder
 

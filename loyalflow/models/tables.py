@@ -18,7 +18,6 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
-    Integer,
     Numeric,
     String,
     Text,
@@ -55,11 +54,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _timestamp(*, index: bool = False) -> Any:
+def optional_timestamp(*, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=index))
 
 
-def _required_timestamp() -> Any:
+def required_timestamp() -> Any:
     return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -73,16 +72,16 @@ class Member(SQLModel, table=True):
     tier: str | None = Field(default=None, max_length=64)
     # 64-bit: a balance past 2**31 is a real (if rare) program, not an error.
     points: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
-    joined_at: datetime | None = _timestamp()
-    first_purchase_at: datetime | None = _timestamp()
-    last_purchase_at: datetime | None = _timestamp()
-    last_activity_at: datetime | None = _timestamp(index=True)
+    joined_at: datetime | None = optional_timestamp()
+    first_purchase_at: datetime | None = optional_timestamp()
+    last_purchase_at: datetime | None = optional_timestamp()
+    last_activity_at: datetime | None = optional_timestamp(index=True)
     purchase_count: int = 0
     # Exact money: a float would drift (120.99 + 30 - 30 != 120.99).
     total_spent: Decimal = Field(default=Decimal(0), max_digits=20, decimal_places=2)
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = _required_timestamp()
-    updated_at: datetime = _required_timestamp()
+    created_at: datetime = required_timestamp()
+    updated_at: datetime = required_timestamp()
 
 
 class Event(SQLModel, table=True):
@@ -90,8 +89,8 @@ class Event(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=255)
     member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
     type: str = Field(max_length=64, index=True)
-    occurred_at: datetime = _required_timestamp()
-    received_at: datetime = _required_timestamp()
+    occurred_at: datetime = required_timestamp()
+    received_at: datetime = required_timestamp()
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Set on events loyalflow derived (purchase.first, tier.upgraded...): the event that caused it.
     caused_by: str | None = Field(default=None, max_length=255)
@@ -130,7 +129,7 @@ class Consent(SQLModel, table=True):
     topic: str = Field(primary_key=True, max_length=64)
     status: str = Field(max_length=16)  # granted | revoked
     source: str | None = Field(default=None, max_length=64)
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
 
 
 class Suppression(SQLModel, table=True):
@@ -139,7 +138,7 @@ class Suppression(SQLModel, table=True):
     address: str = Field(primary_key=True, max_length=320)
     channel: str = Field(primary_key=True, max_length=16)
     reason: str = Field(max_length=255)
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
 
 
 class ExperimentAssignment(SQLModel, table=True):
@@ -148,7 +147,7 @@ class ExperimentAssignment(SQLModel, table=True):
     experiment: str = Field(primary_key=True, max_length=128)
     member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
     variant: str = Field(max_length=64)
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
 
 
 class JourneyVersion(SQLModel, table=True):
@@ -157,7 +156,7 @@ class JourneyVersion(SQLModel, table=True):
     journey_id: str = Field(primary_key=True, max_length=64)
     version: str = Field(primary_key=True, max_length=64)
     definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    published_at: datetime = _required_timestamp()
+    published_at: datetime = required_timestamp()
 
 
 class Enrollment(SQLModel, table=True):
@@ -183,12 +182,12 @@ class Enrollment(SQLModel, table=True):
     member_id: str = Field(foreign_key="member.id", max_length=128)
     entry: int = 1
     trigger_event_id: str | None = Field(default=None, max_length=255)
-    entered_at: datetime = _required_timestamp()
+    entered_at: datetime = required_timestamp()
     current_step: str | None = Field(default=None, max_length=64)
-    exited_at: datetime | None = _timestamp()
+    exited_at: datetime | None = optional_timestamp()
     exit_reason: str | None = Field(default=None, max_length=255)
     variant: str | None = Field(default=None, max_length=64)  # the A/B group, holdout included
-    converted_at: datetime | None = _timestamp()  # when the journey's goal event arrived
+    converted_at: datetime | None = optional_timestamp()  # when the journey's goal event arrived
     goal_event_id: str | None = Field(default=None, max_length=255)
 
 
@@ -228,18 +227,18 @@ class Message(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=255, index=True)  # delivery reports
     # Skipped or refused for this address (no contact, consent, bounce): another channel may work.
     fallback_ok: bool = False
-    created_at: datetime = _required_timestamp()
-    sent_at: datetime | None = _timestamp()
-    updated_at: datetime = _required_timestamp()
+    created_at: datetime = required_timestamp()
+    sent_at: datetime | None = optional_timestamp()
+    updated_at: datetime = required_timestamp()
     # When the last attempt handed the message to the provider (the row became `sending`).
-    handed_at: datetime | None = _timestamp()
+    handed_at: datetime | None = optional_timestamp()
     # Set when an attempt that the provider may have had ended with no answer (a killed worker,
     # a dropped connection after DATA): the hand-over time of that attempt. Support lists them.
-    interrupted_at: datetime | None = _timestamp(index=True)
+    interrupted_at: datetime | None = optional_timestamp(index=True)
     # Engagement (issue 16): people only; machines' hits are in `engagement_hit` alone.
-    first_opened_at: datetime | None = _timestamp()
-    first_clicked_at: datetime | None = _timestamp()
-    bounced_at: datetime | None = _timestamp()
+    first_opened_at: datetime | None = optional_timestamp()
+    first_clicked_at: datetime | None = optional_timestamp()
+    bounced_at: datetime | None = optional_timestamp()
     # A console "send a test" (issue 18): in the ledger, left out of every count and report.
     is_test: bool = False
 
@@ -256,7 +255,7 @@ class JourneyStep(SQLModel, table=True):
     member_id: str = Field(max_length=128, index=True)
     journey_id: str = Field(max_length=64)
     step_id: str = Field(max_length=64)
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
 
 
 class SupportAction(SQLModel, table=True):
@@ -265,7 +264,7 @@ class SupportAction(SQLModel, table=True):
     __tablename__ = "support_action"
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
     by: str = Field(max_length=100)
     action: str = Field(max_length=32)  # exit | retry_send
     member_id: str = Field(max_length=128, index=True)
@@ -300,7 +299,7 @@ class EngagementHit(SQLModel, table=True):
     )
     kind: str = Field(max_length=16)  # open | click | sms_click
     position: int | None = None  # the link's position, for clicks
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
     method: str = Field(max_length=8)
     user_agent: str | None = Field(default=None, max_length=500)
     ip_prefix: str | None = Field(default=None, max_length=64)  # /24 or /48, never the address
@@ -316,7 +315,7 @@ class BounceReport(SQLModel, table=True):
     __tablename__ = "bounce_report"
 
     id: int | None = Field(default=None, primary_key=True)
-    received_at: datetime = _required_timestamp()
+    received_at: datetime = required_timestamp()
     kind: str = Field(max_length=16)  # permanent | temporary | complaint | malformed | unrelated
     message_id: str | None = Field(default=None, max_length=64, index=True)
     recipient: str | None = Field(default=None, max_length=320)
@@ -345,8 +344,8 @@ class PointsLot(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="member.id", max_length=128)
-    earned_at: datetime = _required_timestamp()
-    expires_at: datetime | None = _timestamp()  # None: never expires
+    earned_at: datetime = required_timestamp()
+    expires_at: datetime | None = optional_timestamp()  # None: never expires
     # 64-bit, like the member's balance (a single adjustment may reach 10**12 points).
     original: int = Field(sa_column=Column(BigInteger(), nullable=False))
     remaining: int = Field(sa_column=Column(BigInteger(), nullable=False))
@@ -366,7 +365,7 @@ class PointsLedger(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: str = Field(foreign_key="member.id", max_length=128)
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
     # opening | earned | bonus | redeemed | reversed | expired | adjusted
     kind: str = Field(max_length=16)
     points: int = Field(sa_column=Column(BigInteger(), nullable=False))  # signed, 64-bit
@@ -388,8 +387,8 @@ class Redemption(SQLModel, table=True):
     reward_id: str = Field(max_length=64)
     cost: int = Field(sa_column=Column(BigInteger(), nullable=False))
     status: str = Field(default="completed", max_length=16)  # completed | cancelled
-    at: datetime = _required_timestamp()
-    cancelled_at: datetime | None = _timestamp()
+    at: datetime = required_timestamp()
+    cancelled_at: datetime | None = optional_timestamp()
 
 
 class RewardStock(SQLModel, table=True):
@@ -408,9 +407,9 @@ class Referral(SQLModel, table=True):
 
     member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
     referrer_id: str = Field(foreign_key="member.id", max_length=128)
-    at: datetime = _required_timestamp()
+    at: datetime = required_timestamp()
     event_id: str = Field(max_length=255)
-    converted_at: datetime | None = _timestamp()
+    converted_at: datetime | None = optional_timestamp()
 
 
 def normalise_address(channel: str, address: str) -> str:
@@ -426,7 +425,7 @@ class AnonymousAlias(SQLModel, table=True):
 
     anonymous_id: str = Field(primary_key=True, max_length=128)
     member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
-    created_at: datetime = _required_timestamp()
+    created_at: datetime = required_timestamp()
 
 
 class AnonymousEvent(SQLModel, table=True):
@@ -438,87 +437,9 @@ class AnonymousEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=128)
     anonymous_id: str = Field(index=True, max_length=128)
     type: str = Field(max_length=64)
-    occurred_at: datetime = _required_timestamp()
-    received_at: datetime = _required_timestamp()
+    occurred_at: datetime = required_timestamp()
+    received_at: datetime = required_timestamp()
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-# The console (issue 18): accounts, sessions, login throttling and the audit log.
-
-
-class ConsoleUser(SQLModel, table=True):
-    """A person who signs in to the console; `role` is admin | marketer | support."""
-
-    __tablename__ = "console_user"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=48, unique=True)
-    password_hash: str = Field(max_length=255)  # Argon2id, in the PHC string format
-    role: str = Field(max_length=16)
-    locale: str | None = Field(default=None, max_length=8)  # None: the browser's language
-    created_at: datetime = _required_timestamp()
-    disabled_at: datetime | None = _timestamp()
-
-
-class ConsoleSession(SQLModel, table=True):
-    """A signed-in browser. The cookie carries a random token; only its SHA-256 is stored, so a
-    copy of the database signs nobody in."""
-
-    __tablename__ = "console_session"
-
-    token_hash: str = Field(primary_key=True, max_length=64)
-    user_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("console_user.id", ondelete="CASCADE"), nullable=False, index=True
-        )
-    )
-    csrf_token: str = Field(max_length=64)
-    created_at: datetime = _required_timestamp()
-    last_seen_at: datetime = _required_timestamp()
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
-
-
-class LoginAttempt(SQLModel, table=True):
-    """Failed sign-ins, counted per name and per address over a window (throttling)."""
-
-    __tablename__ = "login_attempt"
-    __table_args__ = (
-        Index("ix_login_attempt_name_at", "name", "at"),
-        Index("ix_login_attempt_ip_at", "ip", "at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=48)
-    ip: str = Field(max_length=64)
-    at: datetime = _required_timestamp()
-
-
-class AuditEntry(SQLModel, table=True):
-    """Who did what, when, to what: every console action and every `users` command."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (
-        Index("ix_audit_log_at", "at"),
-        Index("ix_audit_log_target", "target", "at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = _required_timestamp()
-    actor: str = Field(max_length=64)  # a console user's name, or `cli`
-    action: str = Field(max_length=48)
-    target: str | None = Field(default=None, max_length=255)
-    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    ip: str | None = Field(default=None, max_length=64)
-
-
-class JourneyPause(SQLModel, table=True):
-    """A journey whose entries are paused: new triggers start nothing; runs in flight go on."""
-
-    __tablename__ = "journey_pause"
-
-    journey_id: str = Field(primary_key=True, max_length=64)
-    paused_at: datetime = _required_timestamp()
-    paused_by: str = Field(max_length=64)  # a console user's name, or `cli`
 
 
 # A member's timeline pages newest first (support/timeline_page.py): each source by member and
@@ -553,8 +474,9 @@ _member_time_index(
 )
 
 
-# The analytics tables live apart (one concern each); imported here so that whoever loads the
-# schema (migrations, tests comparing it) sees them too.
+# The activity, rollup, snapshot and console tables live apart (one concern each); imported here
+# so that whoever loads the schema (migrations, tests comparing it) sees them too.
 from loyalflow.models import activity_tables as _activity_tables  # noqa: E402, F401
+from loyalflow.models import console_tables as _console_tables  # noqa: E402, F401
 from loyalflow.models import rollup_tables as _rollup_tables  # noqa: E402, F401
 from loyalflow.models import snapshot_tables as _snapshot_tables  # noqa: E402, F401

@@ -4,8 +4,8 @@ journey is paused is not kept for later: resuming starts only the entries trigge
 
 from sqlmodel import Session, select
 
+from loyalflow.models.console_tables import JourneyPause
 from loyalflow.models.db import read_scope
-from loyalflow.models.tables import JourneyPause
 
 
 def is_paused(session: Session, journey_id: str) -> bool:

@@ -25,6 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
+from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings, get_settings
 from loyalflow.members.ingest import store_events, upsert_member
@@ -102,6 +103,10 @@ class Simulation:
     def url(self) -> str:
         return self.settings.effective_database_url
 
+    @property
+    def event_types(self) -> EventTypes:
+        return event_types_from(self.settings.events_file)
+
     async def now(self) -> datetime:
         return await self.env.get_current_time()
 
@@ -124,7 +129,7 @@ class Simulation:
         `route=False` is a backfill of history, like `loyalflow import events --no-route`."""
         if not events:
             return []
-        stored = store_events(self.url, events, self.rules)
+        stored = store_events(self.url, events, self.rules, self.event_types)
         new = [s.event for s in stored if not s.duplicate]
         if route and new:
             await route_events(self.client, self.settings, new)

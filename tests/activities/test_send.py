@@ -24,6 +24,7 @@ from loyalflow.models.workflow_io import SendRequest
 from loyalflow.rules.messaging import policy_from
 from tests.journey_helpers import create_member, messages
 from tests.smtp_server import SmtpServer
+from tests.worker_helpers import plain_smtp
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -45,18 +46,6 @@ def send_activities(settings: Settings, email_channel: SmtpEmailChannel) -> Send
         email_from="Club Lumière <club@example.com>",
         policy=policy_from(settings.messaging_policy_file),
         settings=settings,
-    )
-
-
-def plain_smtp(server: SmtpServer, pool_size: int = 4) -> SmtpEmailChannel:
-    return SmtpEmailChannel(
-        host="127.0.0.1",
-        port=server.port,
-        username=None,
-        password=None,
-        start_tls=False,
-        timeout=10,
-        pool_size=pool_size,
     )
 
 

@@ -10,9 +10,10 @@ from loyalflow.activities.enrollment import record_progress_batch_sync
 from loyalflow.activities.send import SendActivities
 from loyalflow.config import Settings
 from loyalflow.models.workflow_io import ProgressBatch, ProgressUpdate
-from tests.activities.test_send import at, plain_smtp, request_for, send_activities
+from tests.activities.test_send import at, request_for, send_activities
 from tests.journey_helpers import create_member
 from tests.smtp_server import SmtpServer
+from tests.worker_helpers import plain_smtp
 
 
 @pytest.fixture

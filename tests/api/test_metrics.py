@@ -11,10 +11,12 @@ from pydantic import SecretStr
 from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.api.app import create_app
+from loyalflow.catalog.event_types import event_types_from
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.routing.router import route_events
+from loyalflow.rules.loyalty import rules_from
 from tests.api.conftest import API_TOKEN, LiveApi
 from tests.observability.scrape import Series, label_values, samples, total, value
 
@@ -83,7 +85,12 @@ async def test_pending_counts_events_stored_but_not_routed_yet(
         EventIn.model_validate(event(member_id, "visit")),
     ]
     # Stored the way POST /events stores them, routing not done yet (as after a crash).
-    stored = store_events(api_settings.effective_database_url, incoming)
+    stored = store_events(
+        api_settings.effective_database_url,
+        incoming,
+        rules_from(api_settings.loyalty_rules_file),
+        event_types_from(api_settings.events_file),
+    )
 
     assert value(scrape(client), "loyalflow_events_pending") == before + 2
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from loyalflow.analytics.kpi_models import KpiReport, Period
 from loyalflow.analytics.kpis import kpi_report
 from loyalflow.api.app import create_app
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
@@ -45,6 +46,8 @@ def test_the_report_of_a_period_is_the_clis(client: TestClient, secured: Setting
                 properties={"amount": 12.5},
             ),
         ],
+        rules_from(secured.loyalty_rules_file),
+        BUILT_IN_ONLY,
     )
     answer = client.get(
         "/reports/kpis",

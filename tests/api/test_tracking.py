@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
-from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.api.app import create_app
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings
@@ -24,9 +23,8 @@ from loyalflow.members.engagement import delete_engagement
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import EngagementHit, Event, Message
 from loyalflow.models.workflow_io import JourneyResult
-from loyalflow.runtime.worker import build_worker
-from tests.journey_helpers import stop_running_journeys
 from tests.smtp_server import SmtpServer
+from tests.worker_helpers import worker_sending_to
 from tests.workflows.journey_kit import with_journeys
 
 JOURNEY = """
@@ -97,18 +95,8 @@ def tracked(settings: Settings, tmp_path: Path, dev_server_env: WorkflowEnvironm
 async def worker(
     dev_server_env: WorkflowEnvironment, tracked: Settings, smtp_server: SmtpServer
 ) -> AsyncIterator[None]:
-    email = SmtpEmailChannel(
-        host="127.0.0.1",
-        port=smtp_server.port,
-        username=None,
-        password=None,
-        start_tls=False,
-        timeout=10,
-    )
-    async with build_worker(dev_server_env.client, tracked, email=email):
+    async with worker_sending_to(dev_server_env.client, tracked, smtp_server):
         yield
-        await stop_running_journeys(dev_server_env.client, tracked)
-    await email.aclose()
 
 
 @pytest.fixture

@@ -13,11 +13,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.bounces.effects import reports_for
 from loyalflow.bounces.receiver import receiver
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import BounceReport, Consent, Event, Message, Suppression
+from loyalflow.rules.loyalty import rules_from
 from tests.bounces import samples
 from tests.conftest import free_port
 
@@ -54,6 +56,8 @@ def _member_with_message(settings: Settings, member_id: str) -> tuple[str, str]:
                 properties={"channel": "email", "topic": "offers", "status": "granted"},
             )
         ],
+        rules_from(settings.loyalty_rules_file),
+        BUILT_IN_ONLY,
     )
     message_id = str(uuid.uuid4())
     with session_scope(url) as session:

@@ -13,15 +13,14 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings
 from loyalflow.console.accounts import add_user
-from loyalflow.runtime.worker import build_worker
 from tests.conftest import free_port
-from tests.journey_helpers import only_journeys, stop_running_journeys
+from tests.journey_helpers import only_journeys
 from tests.processes import loyalflow_env, start, wait_for_http
 from tests.smtp_server import SmtpServer
+from tests.worker_helpers import worker_sending_to
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,18 +100,8 @@ async def worker(
     dev_server_env: WorkflowEnvironment, console_settings: Settings, smtp_server: SmtpServer
 ) -> AsyncIterator[Worker]:
     """A real worker running the console's journeys, sending email to the test SMTP server."""
-    email = SmtpEmailChannel(
-        host="127.0.0.1",
-        port=smtp_server.port,
-        username=None,
-        password=None,
-        start_tls=False,
-        timeout=10,
-    )
-    async with build_worker(dev_server_env.client, console_settings, email=email) as running:
+    async with worker_sending_to(dev_server_env.client, console_settings, smtp_server) as running:
         yield running
-        await stop_running_journeys(dev_server_env.client, console_settings)
-    await email.aclose()
 
 
 @pytest.fixture(scope="session")

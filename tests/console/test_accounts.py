@@ -20,8 +20,8 @@ from loyalflow.console.i18n import CATALOGS
 from loyalflow.console.masking import redact, shown_as
 from loyalflow.console.rendering import NAVIGATION, STATIC_DIR, TEMPLATES_DIR
 from loyalflow.console.sessions import find_session, start_session
+from loyalflow.models.console_tables import AuditEntry, ConsoleSession, ConsoleUser
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry, ConsoleSession, ConsoleUser
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long enough password"

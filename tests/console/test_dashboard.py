@@ -21,8 +21,8 @@ from loyalflow.catalog.event_types import event_types_from
 from loyalflow.console.rendering import STATIC_DIR
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry
 from loyalflow.rules.loyalty import rules_from
 from tests.conftest import unique_member_id
 from tests.console.conftest import AXE, PASSWORD, ROOT, LiveConsole, sign_in

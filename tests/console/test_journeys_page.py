@@ -12,8 +12,8 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 
 from loyalflow.console.journey_pauses import change_pause
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry
 from loyalflow.routing.pauses import paused_journey
 from tests.conftest import unique_member_id
 from tests.console.conftest import LiveConsole, sign_in

@@ -8,8 +8,9 @@ from sqlmodel import col, select
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry, Consent, SupportAction
+from loyalflow.models.tables import Consent, SupportAction
 from tests.conftest import unique_member_id
 from tests.console.conftest import LiveConsole, sign_in
 from tests.journey_helpers import (

@@ -5,8 +5,8 @@ import httpx
 from playwright.async_api import BrowserContext, expect
 from sqlmodel import col, select
 
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry
 from tests.console.conftest import LOGIN_FAILURES, PASSWORD, LiveConsole, sign_in
 
 

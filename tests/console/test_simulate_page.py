@@ -16,12 +16,13 @@ import httpx
 from playwright.async_api import Browser, BrowserContext, expect
 from sqlmodel import col, select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.config import Settings
 from loyalflow.console.accounts import add_user
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.support.timeline_page import PAGE_SIZE
 from tests.conftest import free_port, unique_member_id
@@ -167,7 +168,12 @@ async def test_the_member_timeline_pages_newest_first_and_loads_older_entries_in
         )
         for i in range(total)
     ]
-    store_events(settings.effective_database_url, events, rules_from(settings.loyalty_rules_file))
+    store_events(
+        settings.effective_database_url,
+        events,
+        rules_from(settings.loyalty_rules_file),
+        BUILT_IN_ONLY,
+    )
     page = await context.new_page()
     await sign_in(page, live_console, live_console.users.support)
     await page.goto(f"{live_console.url}/members/{member}")

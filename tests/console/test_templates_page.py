@@ -14,8 +14,9 @@ from loyalflow.activities.decision import decide
 from loyalflow.analytics.engagement import engagement_report
 from loyalflow.config import Settings
 from loyalflow.console.test_sends import TEST_JOURNEY, BadTestAddress, send_test
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry, Message
+from loyalflow.models.tables import Message
 from loyalflow.rules.messaging import policy_from
 from loyalflow.support.template_preview import render_preview
 from loyalflow.support.timeline import member_timeline

@@ -9,8 +9,8 @@ from playwright.async_api import Browser, BrowserContext, expect
 from sqlmodel import col, select
 
 from loyalflow.console.accounts import list_users
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry
 from tests.console.conftest import LiveConsole, sign_in
 
 NEW_PASSWORD = "another long password"

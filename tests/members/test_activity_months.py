@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.config import Settings
 from loyalflow.members import activity_months
 from loyalflow.members.ingest import store_events
@@ -51,8 +52,8 @@ def test_ingestion_keeps_a_row_per_member_and_month(database_url: str) -> None:
         EventIn(event_id=f"am-{tag}-{i}", member_id=m, type=t, occurred_at=at, properties=p)
         for i, (m, t, at, p) in enumerate(happenings)
     ]
-    store_events(url, events[:2], rules)
-    store_events(url, events[2:], rules)
+    store_events(url, events[:2], rules, BUILT_IN_ONLY)
+    store_events(url, events[2:], rules, BUILT_IN_ONLY)
 
     expected: dict[tuple[str, int], list[Any]] = defaultdict(lambda: [0, Decimal("0.00")])
     for member, kind, at, properties in happenings:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, func, select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
@@ -78,11 +79,11 @@ def test_the_balance_is_always_the_sum_of_the_ledger(
     member_id = f"H-{uuid.uuid4().hex[:10]}"
     events = events_for(member_id, steps)
     if batched:  # one transaction for the lot, or one per event: the same ledger
-        store_events(database_url, events, PER_LOT)
+        store_events(database_url, events, PER_LOT, BUILT_IN_ONLY)
     else:
         for event in events:
-            store_events(database_url, [event], PER_LOT)
-    store_events(database_url, events, PER_LOT)  # a replayed batch changes nothing
+            store_events(database_url, [event], PER_LOT, BUILT_IN_ONLY)
+    store_events(database_url, events, PER_LOT, BUILT_IN_ONLY)  # a replayed batch changes nothing
     assert check_invariants(database_url, member_id) == expected_balance(steps)
 
 
@@ -127,7 +128,7 @@ def test_spending_takes_the_oldest_lots_first_and_names_them(database_url: str) 
         ("purchase", {"amount": 50}),
         ("points.adjusted", {"points": -120}),
     ]
-    store_events(database_url, events_for(member_id, steps), PER_LOT)
+    store_events(database_url, events_for(member_id, steps), PER_LOT, BUILT_IN_ONLY)
     with session_scope(database_url) as session:
         lots = session.exec(
             select(PointsLot).where(PointsLot.member_id == member_id).order_by(col(PointsLot.id))
@@ -154,7 +155,7 @@ def test_a_journey_award_is_a_bonus_and_a_refund_is_reversed(database_url: str) 
         ("purchase", {"amount": 80}),
         ("purchase", {"amount": -80}),
     ]
-    store_events(database_url, events_for(member_id, steps), PER_LOT)
+    store_events(database_url, events_for(member_id, steps), PER_LOT, BUILT_IN_ONLY)
     with session_scope(database_url) as session:
         kinds = session.exec(
             select(PointsLedger.kind, PointsLedger.points)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events
 from loyalflow.members.promotions import check_promotions
 from loyalflow.models.api import EventIn
@@ -74,7 +75,7 @@ def earned(
         )
         for n, (at, props) in enumerate(purchases)
     ]
-    store_events(url, events, rules(overlapping))
+    store_events(url, events, rules(overlapping), BUILT_IN_ONLY)
     with session_scope(url) as session:
         return [
             (row.points, row.promotion)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, func, select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import EventsRejected, store_events
 from loyalflow.members.redemption import RedemptionRefused, redeem
 from loyalflow.models.api import EventIn
@@ -53,7 +54,7 @@ def member_with(url: str, *amounts: int) -> str:
         )
         for n, amount in enumerate(amounts, start=1)
     ]
-    store_events(url, events, RULES)
+    store_events(url, events, RULES, BUILT_IN_ONLY)
     return member_id
 
 
@@ -165,6 +166,7 @@ def cancel(url: str, member_id: str, redemption_id: str, at: datetime | None = N
             )
         ],
         RULES,
+        BUILT_IN_ONLY,
     )
 
 
@@ -230,5 +232,6 @@ def test_cancelling_an_unknown_or_cancelled_redemption_is_refused(database_url: 
                 )
             ],
             RULES,
+            BUILT_IN_ONLY,
         )
     assert balance_and_ledger(database_url, member_id) == (200, 200)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import EventsRejected, store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
@@ -44,11 +45,18 @@ def points(url: str, member_id: str) -> int:
 
 def test_both_members_get_points_at_the_first_purchase_only(database_url: str) -> None:
     referrer, friend = new_member(database_url), new_member(database_url)
-    store_events(database_url, [event(friend, "member.referred", {"referrer_id": referrer})], RULES)
+    store_events(
+        database_url,
+        [event(friend, "member.referred", {"referrer_id": referrer})],
+        RULES,
+        BUILT_IN_ONLY,
+    )
     assert points(database_url, referrer) == 0  # nothing until the friend buys
 
-    first = store_events(database_url, [event(friend, "purchase", {"amount": 30})], RULES)
-    store_events(database_url, [event(friend, "purchase", {"amount": 30})], RULES)
+    first = store_events(
+        database_url, [event(friend, "purchase", {"amount": 30})], RULES, BUILT_IN_ONLY
+    )
+    store_events(database_url, [event(friend, "purchase", {"amount": 30})], RULES, BUILT_IN_ONLY)
 
     assert (points(database_url, friend), points(database_url, referrer)) == (60 + 200, 500)
     converted = [
@@ -86,7 +94,10 @@ def test_guards_refuse_naming_the_field_and_nothing_changes(database_url: str, c
     other = new_member(database_url)
     if case == "second":
         store_events(
-            database_url, [event(friend, "member.referred", {"referrer_id": other})], RULES
+            database_url,
+            [event(friend, "member.referred", {"referrer_id": other})],
+            RULES,
+            BUILT_IN_ONLY,
         )
     named = {"self": friend, "unknown": "nobody-at-all"}.get(case, referrer)
     expected = {
@@ -98,7 +109,10 @@ def test_guards_refuse_naming_the_field_and_nothing_changes(database_url: str, c
     }[case]
     with pytest.raises(EventsRejected) as rejected:
         store_events(
-            database_url, [event(friend, "member.referred", {"referrer_id": named})], RULES
+            database_url,
+            [event(friend, "member.referred", {"referrer_id": named})],
+            RULES,
+            BUILT_IN_ONLY,
         )
     [problem] = rejected.value.problems
     assert (problem.field, problem.message) == ("properties.referrer_id", expected)
@@ -112,15 +126,22 @@ def test_a_referrer_has_a_monthly_cap(database_url: str) -> None:
     friends = [new_member(database_url) for _ in range(4)]
     for friend in friends[:2]:
         store_events(
-            database_url, [event(friend, "member.referred", {"referrer_id": referrer})], RULES
+            database_url,
+            [event(friend, "member.referred", {"referrer_id": referrer})],
+            RULES,
+            BUILT_IN_ONLY,
         )
     with pytest.raises(EventsRejected, match="reached the cap of 2 referrals in November 2026"):
         store_events(
-            database_url, [event(friends[2], "member.referred", {"referrer_id": referrer})], RULES
+            database_url,
+            [event(friends[2], "member.referred", {"referrer_id": referrer})],
+            RULES,
+            BUILT_IN_ONLY,
         )
     next_month = AT + timedelta(days=30)
     store_events(
         database_url,
         [event(friends[3], "member.referred", {"referrer_id": referrer}, next_month)],
         RULES,
+        BUILT_IN_ONLY,
     )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
@@ -42,7 +43,7 @@ def buy(url: str, member_id: str, amount: float, at: datetime, **properties: obj
         occurred_at=at,
         properties={"amount": amount, **properties},
     )
-    store_events(url, [event], RULES)
+    store_events(url, [event], RULES, BUILT_IN_ONLY)
 
 
 def ledger(url: str, member_id: str) -> tuple[int, list[tuple[str, int, str | None]]]:
@@ -116,7 +117,7 @@ def test_a_refund_in_the_same_batch_as_its_purchase(database_url: str) -> None:
         )
         for n, amount in enumerate([50, -50])
     ]
-    store_events(database_url, events, RULES)
+    store_events(database_url, events, RULES, BUILT_IN_ONLY)
     assert ledger(database_url, member_id) == (
         0,
         [("earned", 100, "double-days"), ("reversed", -100, "double-days")],

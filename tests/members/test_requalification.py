@@ -3,6 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events
 from loyalflow.members.requalification import requalify_page
 from loyalflow.models.api import EventIn
@@ -40,7 +41,7 @@ def member_buying(url: str, purchases: dict[datetime, int]) -> str:
         )
         for at, amount in purchases.items()
     ]
-    store_events(url, events, RULES)
+    store_events(url, events, RULES, BUILT_IN_ONLY)
     return member_id
 
 

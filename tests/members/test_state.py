@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.config import Settings
 from loyalflow.members.ingest import StoredEvent, store_events
 from loyalflow.members.profile import get_member
@@ -38,7 +39,7 @@ def event(member_id: str, type: str, at: datetime = T0, **properties: Any) -> Ev
 
 
 def ingest(settings: Settings, ladder: LoyaltyRules, *events: EventIn) -> list[StoredEvent]:
-    return store_events(settings.effective_database_url, list(events), ladder)
+    return store_events(settings.effective_database_url, list(events), ladder, BUILT_IN_ONLY)
 
 
 def derived(stored: list[StoredEvent]) -> list[tuple[str, dict[str, Any]]]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import pytest
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.members.points_sweep import expire_page
 from loyalflow.members.redemption import redeem
@@ -47,7 +48,7 @@ def member_who_spent(url: str, amount: int, loyalty: LoyaltyRules) -> str:
     member_id = f"T-{uuid.uuid4().hex[:10]}"
     upsert_member(url, member_id, MemberIn())
     if amount:
-        store_events(url, [event(member_id, "purchase", amount=amount)], loyalty)
+        store_events(url, [event(member_id, "purchase", amount=amount)], loyalty, BUILT_IN_ONLY)
     return member_id
 
 
@@ -108,10 +109,17 @@ def test_a_referral_bonus_lifts_the_referrers_tier(
     loyalty = rules(basis=basis)
     referrer = member_who_spent(database_url, 100, loyalty)
     friend = member_who_spent(database_url, 0, loyalty)
-    store_events(database_url, [event(friend, "member.referred", referrer_id=referrer)], loyalty)
+    store_events(
+        database_url,
+        [event(friend, "member.referred", referrer_id=referrer)],
+        loyalty,
+        BUILT_IN_ONLY,
+    )
     assert tier(database_url, referrer) == "Bronze"
 
-    stored = store_events(database_url, [event(friend, "purchase", amount=30)], loyalty)
+    stored = store_events(
+        database_url, [event(friend, "purchase", amount=30)], loyalty, BUILT_IN_ONLY
+    )
 
     assert tier(database_url, referrer) == "Silver"  # 100 + 500
     assert tier(database_url, friend) == "Bronze"  # 30 + 200
@@ -143,6 +151,7 @@ def test_a_redemption_lowers_a_balance_tier_and_its_cancellation_restores_it(
         database_url,
         [event(member_id, "redemption.cancelled", at + timedelta(hours=1), redemption_id="R-1")],
         loyalty,
+        BUILT_IN_ONLY,
     )
     assert [s.event.type for s in cancelled] == ["redemption.cancelled", "tier.upgraded"]
     assert tier(database_url, member_id) == "Silver"

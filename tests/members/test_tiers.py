@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events
 from loyalflow.members.tiers import loyalty_variables
 from loyalflow.models.api import EventIn
@@ -38,7 +39,7 @@ def buy(url: str, member_id: str, amounts: list[int], first_day: int = 1) -> Non
         )
         for n, amount in enumerate(amounts)
     ]
-    store_events(url, events, RULES)
+    store_events(url, events, RULES, BUILT_IN_ONLY)
 
 
 def near_next_events(url: str, member_id: str) -> list[dict[str, Any]]:
@@ -66,6 +67,7 @@ def test_near_next_once_per_tier(database_url: str) -> None:
             )
         ],
         RULES,
+        BUILT_IN_ONLY,
     )
     buy(
         database_url, member_id, [300, 110, 10, 20]
@@ -94,6 +96,7 @@ def test_templates_read_next_tier_and_expiring_points(database_url: str) -> None
             )
         ],
         RULES,
+        BUILT_IN_ONLY,
     )
     buy(database_url, member_id, [120, 200])
     with session_scope(database_url) as session:

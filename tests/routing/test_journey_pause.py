@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
 from loyalflow.console.journey_pauses import UnknownJourney, change_pause
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AuditEntry, Enrollment, Member
+from loyalflow.models.tables import Enrollment, Member
 from loyalflow.models.workflow_io import SweepInput
 from loyalflow.routing.pauses import paused_journey
 from loyalflow.workflows.segment_sweep import SegmentSweepWorkflow

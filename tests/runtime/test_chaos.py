@@ -23,15 +23,17 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.processes import children_of, start, wait_for_log
+from tests.processes import children_of, post_until_stored, start, wait_for_log
 from tests.runtime.test_up_e2e import stop, up_environment
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, wait_for_received
 
 pytestmark = pytest.mark.chaos
 
@@ -84,21 +86,6 @@ async def put_members(http: httpx.AsyncClient) -> None:
     await asyncio.gather(*(put(n) for n in range(MEMBERS)))
 
 
-async def post_until_stored(http: httpx.AsyncClient, batch: list[dict[str, object]]) -> None:
-    """Posts a batch until the API answers; a client whose request died re-sends it (idempotent)."""
-    for _ in range(120):
-        try:
-            response = await http.post("/events", json=batch)
-        except httpx.HTTPError:
-            await asyncio.sleep(0.5)
-            continue
-        if response.status_code < 500:
-            assert response.status_code in (200, 201, 202), response.text
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError("the API never took the batch back")
-
-
 def welcome_rows(home: Path) -> dict[str, tuple[str, str | None]]:
     """member id -> (status, interrupted_at) of its welcome email in the ledger."""
     with sqlite3.connect(home / "loyalflow.db") as db:
@@ -140,14 +127,6 @@ def figures(rows: dict[str, tuple[str, str | None]], smtp: SmtpServer) -> Figure
     return result
 
 
-async def wait_for_received(smtp: SmtpServer, count: int, within: float = 120) -> None:
-    for _ in range(int(within * 10)):
-        if len(smtp.messages) >= count:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"only {len(smtp.messages)} emails within {within}s")
-
-
 def assert_within_the_in_flight_bound(result: Figures) -> None:
     assert result.duplicated == 0
     assert result.lost <= POOL_SIZE
@@ -164,6 +143,18 @@ def runs_ambiguous(env: dict[str, str]) -> list[dict[str, str]]:
     )
     listed: list[dict[str, str]] = json.loads(done.stdout)
     return listed
+
+
+@contextmanager
+def loyalflow_up(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`loyalflow up`, ready for requests; stopped after (unless it already stopped itself)."""
+    up = start(["up"], env, log)
+    try:
+        wait_for_log(log, READY, up, timeout=120)
+        yield up
+    finally:
+        if up.poll() is None:
+            stop(up)
 
 
 def chaos_environment(home: Path, smtp: SmtpServer) -> tuple[dict[str, str], str]:
@@ -187,16 +178,12 @@ async def test_a_worker_killed_under_load_loses_and_duplicates_nothing_beyond_th
     home = tmp_path / "home"
     env, api = chaos_environment(home, smtp_server)
     log = tmp_path / "up.log"
-    up = start(["up"], env, log)
-    try:
-        wait_for_log(log, READY, up, timeout=120)
+    with loyalflow_up(env, log) as up:
         await ingest(api)
         await wait_for_received(smtp_server, MEMBERS // 3)
         os.kill(child_pid(up, " worker"), signal.SIGKILL)
         wait_for_log(log, "worker exited", up, timeout=30)
         rows = await settle(home, smtp_server)
-    finally:
-        stop(up)
 
     assert_within_the_in_flight_bound(figures(rows, smtp_server))
     # Support finds every written-off message with one command.
@@ -211,17 +198,13 @@ async def test_the_api_killed_mid_ingest_loses_no_event(
     home = tmp_path / "home"
     env, api = chaos_environment(home, smtp_server)
     log = tmp_path / "up.log"
-    up = start(["up"], env, log)
-    try:
-        wait_for_log(log, READY, up, timeout=120)
+    with loyalflow_up(env, log) as up:
         posting = asyncio.create_task(ingest(api))
         await wait_for_received(smtp_server, 20)
         os.kill(child_pid(up, " api"), signal.SIGKILL)
         wait_for_log(log, "api exited", up, timeout=30)
         await posting  # batches without an answer are posted again once the API is back
         rows = await settle(home, smtp_server)
-    finally:
-        stop(up)
 
     result = figures(rows, smtp_server)
     assert (result.duplicated, result.lost, result.written_off) == (0, 0, 0)
@@ -233,21 +216,13 @@ async def test_the_temporal_server_killed_mid_run_resumes_on_restart(
     home = tmp_path / "home"
     env, api = chaos_environment(home, smtp_server)
     first_log, second_log = tmp_path / "up-1.log", tmp_path / "up-2.log"
-    up = start(["up"], env, first_log)
-    second = None
-    try:
-        wait_for_log(first_log, READY, up, timeout=120)
+    with loyalflow_up(env, first_log) as up:
         await ingest(api)
         await wait_for_received(smtp_server, MEMBERS // 3)
         os.kill(child_pid(up, "start-dev"), signal.SIGKILL)
         assert up.wait(timeout=120) != 0  # `loyalflow up` stops when its Temporal server dies
-        second = start(["up"], env, second_log)  # the operator starts it again, same home
-        wait_for_log(second_log, READY, second, timeout=120)
+    with loyalflow_up(env, second_log):  # the operator starts it again, same home
         rows = await settle(home, smtp_server)
-    finally:
-        for process in (up, second):
-            if process is not None and process.poll() is None:
-                stop(process)
 
     # The worker was stopped with its sends in flight.
     assert_within_the_in_flight_bound(figures(rows, smtp_server))

@@ -28,9 +28,9 @@ from loyalflow.config import Settings
 from loyalflow.models.db import get_engine
 from loyalflow.runtime.embedded import dev_server_command
 from tests.conftest import POSTGRES_URL, free_port
-from tests.processes import start, wait_for_http, wait_for_log
+from tests.processes import post_until_stored, start, wait_for_http, wait_for_log
 from tests.runtime.test_up_e2e import up_environment
-from tests.smtp_server import SmtpServer
+from tests.smtp_server import SmtpServer, wait_for_received
 
 pytestmark = pytest.mark.chaos
 
@@ -68,20 +68,6 @@ def address(n: int) -> str:
     return f"scale{n:04d}@example.com"
 
 
-async def post_until_stored(http: httpx.AsyncClient, batch: list[dict[str, object]]) -> None:
-    for _ in range(120):
-        try:
-            response = await http.post("/events", json=batch)
-        except httpx.HTTPError:
-            await asyncio.sleep(0.5)
-            continue
-        if response.status_code < 500:
-            assert response.status_code in (200, 201, 202), response.text
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError("the API never took the batch")
-
-
 async def campaign(api: str) -> None:
     async with httpx.AsyncClient(base_url=api, timeout=60) as http:
         for n in range(MEMBERS):
@@ -117,14 +103,6 @@ async def settle(url: str) -> dict[str, tuple[str, object]]:
             return rows
         await asyncio.sleep(0.5)
     raise AssertionError(f"after {SETTLE_SECONDS}s: {Counter(s for s, _ in rows.values())}")
-
-
-async def wait_for_received(smtp: SmtpServer, count: int) -> None:
-    for _ in range(1200):
-        if len(smtp.messages) >= count:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"only {len(smtp.messages)} emails within 120s")
 
 
 def start_server(settings: Settings, log: Path) -> subprocess.Popen[bytes]:

@@ -13,13 +13,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
-from loyalflow.activities.channels.email import SmtpEmailChannel
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import Message, SupportAction
-from loyalflow.runtime.worker import build_worker
 from loyalflow.support.resend import retried, retry_send
 from loyalflow.support.runs import (
     RunSummary,
@@ -37,10 +35,10 @@ from tests.journey_helpers import (
     messages,
     only_journeys,
     send_event,
-    stop_running_journeys,
     wait_for_timer,
 )
 from tests.smtp_server import SmtpServer
+from tests.worker_helpers import worker_sending_to
 
 
 @pytest.fixture
@@ -55,18 +53,8 @@ def settings(settings: Settings, tmp_path: Path, dev_server_env: WorkflowEnviron
 async def worker(
     dev_server_env: WorkflowEnvironment, settings: Settings, smtp_server: SmtpServer
 ) -> AsyncIterator[Worker]:
-    email = SmtpEmailChannel(
-        host="127.0.0.1",
-        port=smtp_server.port,
-        username=None,
-        password=None,
-        start_tls=False,
-        timeout=10,
-    )
-    async with build_worker(dev_server_env.client, settings, email=email) as running:
+    async with worker_sending_to(dev_server_env.client, settings, smtp_server) as running:
         yield running
-        await stop_running_journeys(dev_server_env.client, settings)
-    await email.aclose()
 
 
 async def eventually(

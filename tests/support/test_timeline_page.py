@@ -12,6 +12,7 @@ from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
@@ -56,7 +57,12 @@ def store_visits(settings: Settings, member_id: str, times: list[datetime]) -> N
         EventIn(event_id=f"{member_id}-v{i}", member_id=member_id, type="visit", occurred_at=at)
         for i, at in enumerate(times)
     ]
-    store_events(settings.effective_database_url, events, rules_from(settings.loyalty_rules_file))
+    store_events(
+        settings.effective_database_url,
+        events,
+        rules_from(settings.loyalty_rules_file),
+        BUILT_IN_ONLY,
+    )
 
 
 def test_pages_cover_the_timeline_once_newest_first_and_keep_an_instant_whole(

@@ -3,6 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events
 from loyalflow.members.redemption import redeem
 from loyalflow.models.api import EventIn
@@ -42,6 +43,7 @@ def test_every_movement_with_its_cause(database_url: str) -> None:
             ),
         ],
         RULES,
+        BUILT_IN_ONLY,
     )
     rewards = RewardsCatalogue(rewards=(Reward(id="mug", name={"en": "Mug"}, cost=50),))
     redeem(database_url, member_id, "r1", "mug", rewards=rewards, rules=RULES, at=at)

@@ -11,6 +11,7 @@ from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.catalog.loader import Catalog
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
@@ -106,6 +107,7 @@ async def test_reminders_then_expiry_each_once_in_skipped_time(
             purchase(other, 1, start, 10),
         ],
         RULES,
+        BUILT_IN_ONLY,
     )
 
     await env.sleep(timedelta(days=35))  # the first lot is due in 24 to 27 days
@@ -188,6 +190,7 @@ async def test_the_requalification_sweep_downgrades_through_temporal(
             purchase(member_id, 1, now - timedelta(days=500), 600),
         ],
         rules,
+        BUILT_IN_ONLY,
     )
     async with build_worker(env.client, settings):
         with env.auto_time_skipping_disabled():

@@ -7,7 +7,8 @@ from loyalflow.api.deps import SettingsDep, TokenDep
 from loyalflow.api.errors import error_responses
 from loyalflow.members.ingest import upsert_member
 from loyalflow.members.profile import get_member
-from loyalflow.models.api import MEMBER_ID_PATTERN, MemberIn, MemberOut
+from loyalflow.models.api import MEMBER_ID_PATTERN, MemberIn
+from loyalflow.models.member_view import MemberOut
 from loyalflow.rules.loyalty import rules_from
 
 router = APIRouter(prefix="/members", tags=["members"])

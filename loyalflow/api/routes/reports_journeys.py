@@ -1,8 +1,9 @@
 """GET /reports/journeys/{id} and /reports/experiments/{id}: a journey's funnel and an
 experiment's verdict, as `loyalflow report journey|experiment --format json` prints them."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
@@ -16,6 +17,7 @@ from loyalflow.api.deps import SettingsDep, TokenDep
 from loyalflow.api.errors import error_responses
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+Report = TypeVar("Report", JourneyReport, ExperimentReport)
 
 JourneyIdPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 ExperimentIdPath = Annotated[
@@ -59,6 +61,21 @@ def _period(start: str | None, end: str | None) -> ReportPeriod:
         ) from exc
 
 
+async def _report_or_404(
+    start: str | None,
+    end: str | None,
+    build: Callable[[ReportPeriod], Report | None],
+    missing: str,
+) -> Report:
+    """Both reports' handling: a 422 for a bad period, the report built off the event loop (it
+    runs SQL), a 404 saying `missing` ("no journey 'x'") when there is nothing by that id."""
+    period = _period(start, end)
+    report = await run_in_threadpool(build, period)
+    if report is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, missing)
+    return report
+
+
 @router.get(
     "/journeys/{journey_id}",
     response_model=JourneyReport,
@@ -76,11 +93,12 @@ async def read_journey_report(
     goal window; per step, reached and waiting now; per send step and channel, sent, delivered,
     bounced, people's unique opens and clicks (rates over delivered), unsubscribes and what was
     not sent, by reason. For every version together and for each version."""
-    period = _period(start, end)
-    report = await run_in_threadpool(journey_report_by_id, settings, journey_id, period)
-    if report is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no journey {journey_id!r}")
-    return report
+    return await _report_or_404(
+        start,
+        end,
+        lambda period: journey_report_by_id(settings, journey_id, period),
+        f"no journey {journey_id!r}",
+    )
 
 
 @router.get(
@@ -102,10 +120,9 @@ async def read_experiment_report(
     with 95% Wilson intervals, absolute and relative lift against the control (the holdout when
     there is one) with 95% intervals, two-sided p-values, Holm-corrected across variants, and a
     one-sentence verdict ("not enough data yet" below `min_per_arm` entries in an arm)."""
-    period = _period(start, end)
-    report = await run_in_threadpool(
-        experiment_report_by_id, settings, experiment_id, period, min_per_arm
+    return await _report_or_404(
+        start,
+        end,
+        lambda period: experiment_report_by_id(settings, experiment_id, period, min_per_arm),
+        f"no experiment {experiment_id!r}",
     )
-    if report is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no experiment {experiment_id!r}")
-    return report

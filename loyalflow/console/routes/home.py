@@ -14,8 +14,8 @@ from loyalflow.console.rendering import PREFIX, page
 from loyalflow.console.routes.dashboard import DASHBOARD_ROLES, dashboard_page
 from loyalflow.console.sessions import Viewer
 from loyalflow.console.web import Form, SettingsDep, checked_form, client_ip, role
+from loyalflow.models.console_tables import AuditEntry
 from loyalflow.models.db import read_scope
-from loyalflow.models.tables import AuditEntry
 
 router = APIRouter()
 ALL_ROLES = ("admin", "marketer", "support")
