@@ -62,11 +62,19 @@ def top_up(url: str, members: int, messages: int, log: Callable[[str], None]) ->
     welcome = get_catalog(Settings(_env_file=None)).journeys["welcome"]
     generic = max(0, messages - welcome_message_count(members))
     with engine.begin() as connection:
-        # Generic messages once named `welcome`; and keep the total at `messages`.
+        # Generic messages were once named `welcome` (now `birthday`, as report_data names
+        # them); and the total stays at `messages`.
         connection.execute(
             text(
-                "DELETE FROM message WHERE message_id LIKE 'msg%' AND (journey_id = 'welcome'"
-                " OR CAST(substr(message_id, 4) AS INTEGER) > :generic)"
+                "UPDATE message SET journey_id = 'birthday', template = 'birthday',"
+                " workflow_id = replace(workflow_id, 'journey-welcome-', 'journey-birthday-')"
+                " WHERE message_id LIKE 'msg%' AND journey_id = 'welcome'"
+            )
+        )
+        connection.execute(
+            text(
+                "DELETE FROM message WHERE message_id LIKE 'msg%'"
+                " AND CAST(substr(message_id, 4) AS INTEGER) > :generic"
             ),
             {"generic": generic},
         )
