@@ -86,13 +86,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def loyalflow_up(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """`python -m loyalflow up` on free ports; `extra_env` adds settings (e.g. a database URL)."""
-    temporal_port, ui_port, api_port = free_ports(3)
+    temporal_port, ui_port, api_port, metrics_port = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
     env |= {
         "LOYALFLOW_HOME": str(home),
         "LOYALFLOW_TEMPORAL_PORT": str(temporal_port),
         "LOYALFLOW_TEMPORAL_UI_PORT": str(ui_port),
         "LOYALFLOW_API_PORT": str(api_port),
+        # Its fixed default (9469) would stop a second stack on the machine from starting.
+        "LOYALFLOW_WORKER_METRICS_PORT": str(metrics_port),
     }
     env |= extra_env or {}
     log_path = home / "up.log"
