@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 
+from loyalflow.config import Settings
 from loyalflow.console.background_jobs import JobState
 from loyalflow.console.journey_detail import JourneyDetail, journey_detail
 from loyalflow.console.journey_figures import JourneyFigureJobs, JourneyFigures
@@ -41,14 +42,7 @@ async def journey_page(
             [{"type": "missing", "loc": ("query", missing), "msg": "choose two versions"}]
         )
     compare = (from_version, to_version) if from_version and to_version else None
-    try:
-        detail = await asyncio.to_thread(journey_detail, settings, journey_id, compare)
-    except UnknownVersion as exc:
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", exc.field), "msg": "no such version"}]
-        ) from exc
-    if detail is None:
-        raise HTTPException(404, "no such journey")
+    detail = await _detail_or_404(settings, journey_id, compare)
     figures, job = _figures(request, settings.effective_database_url, detail, period, retry=True)
     return page(
         request,
@@ -74,9 +68,7 @@ async def journey_figures(
 ) -> HTMLResponse:
     """The figures' part of the page, which it polls while they are being computed."""
     period = period_of(first, last)
-    detail = await asyncio.to_thread(journey_detail, settings, journey_id, None)
-    if detail is None:
-        raise HTTPException(404, "no such journey")
+    detail = await _detail_or_404(settings, journey_id, None)
     figures, job = _figures(request, settings.effective_database_url, detail, period, retry=False)
     return page(
         request,
@@ -87,6 +79,20 @@ async def journey_figures(
         figures=figures,
         job=job,
     )
+
+
+async def _detail_or_404(
+    settings: Settings, journey_id: str, compare: tuple[str, str] | None
+) -> JourneyDetail:
+    try:
+        detail = await asyncio.to_thread(journey_detail, settings, journey_id, compare)
+    except UnknownVersion as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", exc.field), "msg": "no such version"}]
+        ) from exc
+    if detail is None:
+        raise HTTPException(404, "no such journey")
+    return detail
 
 
 def _figures(
