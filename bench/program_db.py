@@ -6,6 +6,8 @@ or a SQLite file bench/results/report-<members>.db. `keep` leaves it for a later
 A program kept before the welcome journey's runs were part of it gets them added (`top_up`).
 """
 
+import argparse
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,30 @@ from loyalflow.models.db import get_engine, upgrade_database
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCHEMA = "bench_report"
+
+
+def add_program_options(parser: argparse.ArgumentParser) -> None:
+    """The generated program's size, and whether to keep it or reuse a kept one."""
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--messages", type=int, default=5_000_000)
+    parser.add_argument("--keep", action="store_true", help="keep the generated data")
+    parser.add_argument("--reuse", action="store_true", help="use data kept by an earlier run")
+
+
+def program_of(
+    kind: str, options: argparse.Namespace, log: Callable[[str], None]
+) -> "contextlib.AbstractContextManager[str]":
+    """`program_database` for the options of `add_program_options`."""
+    return program_database(
+        kind,
+        options.members,
+        options.events,
+        options.messages,
+        keep=options.keep,
+        reuse=options.reuse,
+        log=log,
+    )
 
 
 @contextmanager

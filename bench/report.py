@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from program_db import RESULTS_DIR, program_database
+from program_db import RESULTS_DIR, add_program_options, program_of
 from rich.console import Console
 from rich.table import Table
 
@@ -68,22 +68,10 @@ def measure(url: str, repeat: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
-    parser.add_argument("--members", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=20_000_000)
-    parser.add_argument("--messages", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the generated data")
-    parser.add_argument("--reuse", action="store_true", help="use data kept by an earlier run")
+    add_program_options(parser)
     options = parser.parse_args()
-    with program_database(
-        options.database,
-        options.members,
-        options.events,
-        options.messages,
-        keep=options.keep,
-        reuse=options.reuse,
-        log=console.print,
-    ) as url:
+    with program_of(options.database, options, console.print) as url:
         results = measure(url, options.repeat)
     table = Table(title=f"KPI report on {options.database}, {options.members:,} members")
     for column in ("what", "best s", "median s", "runs"):

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
-from program_db import RESULTS_DIR, program_database
+from program_db import RESULTS_DIR, add_program_options, program_of
 from rich.console import Console
 from rich.table import Table
 
@@ -55,15 +55,7 @@ def run(kind: str, options: argparse.Namespace) -> dict[str, object]:
     split = split_steps(journey)[0]
     figures: dict[str, object] = {"database": kind}
     began = time.monotonic()
-    with program_database(
-        kind,
-        options.members,
-        options.events,
-        options.messages,
-        keep=options.keep,
-        reuse=options.reuse,
-        log=console.print,
-    ) as url:
+    with program_of(kind, options, console.print) as url:
         figures["prepare_seconds"] = round(time.monotonic() - began, 1)
         now = datetime.now(UTC)
         periods = {
@@ -111,12 +103,8 @@ def show(results: list[dict[str, object]], options: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--db", choices=["postgresql", "sqlite", "both"], default="postgresql")
-    parser.add_argument("--members", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=20_000_000)
-    parser.add_argument("--messages", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the generated data")
-    parser.add_argument("--reuse", action="store_true", help="use data kept by an earlier run")
+    add_program_options(parser)
     options = parser.parse_args()
     kinds = ["postgresql", "sqlite"] if options.db == "both" else [options.db]
     results = [run(kind, options) for kind in kinds]

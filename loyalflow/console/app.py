@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
 from loyalflow.config import Settings
+from loyalflow.console.journey_figures import JourneyFigureJobs
 from loyalflow.console.rendering import PREFIX, STATIC_DIR, page
 from loyalflow.console.routes import (
     dashboard,
@@ -71,6 +72,7 @@ def create_console(settings: Settings, temporal: Callable[[], Client]) -> FastAP
     console.state.settings = settings
     console.state.temporal = temporal
     console.state.snapshot_jobs = SnapshotJobs()
+    console.state.journey_figures = JourneyFigureJobs()
     console.state.simulations = Simulations()  # the API stops them on shutdown
     for router in (
         login.router,

@@ -1,21 +1,18 @@
-"""Everything a journey's page shows, read in one worker thread: the journey (loaded now, else
-its last published definition), its report over the period (the funnel and per-step counts of
-`analytics.journey_report`, the same as `GET /reports/journeys/{id}`), its diagram, each split
-step's experiment report with its verdict, its versions and, when two are chosen, their diff."""
+"""What a journey's page shows at once, read in one worker thread: the journey (loaded now, else
+its last published definition), its pause, its versions and, when two are chosen, their diff.
+Its figures (the funnel, the diagram's counts, the experiments) take seconds at a million
+members: `journey_figures.py` computes them in the background."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from loyalflow.analytics.experiment_report import experiment_report
-from loyalflow.analytics.journey_lookup import find_journey, split_steps
-from loyalflow.analytics.journey_models import ExperimentReport, JourneyReport
-from loyalflow.analytics.journey_report import journey_report
+from loyalflow.analytics.journey_lookup import find_journey
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
-from loyalflow.console.journey_diagram import Diagram, diagram
-from loyalflow.console.journey_overview import DayPeriod, trigger_text
+from loyalflow.console.journey_overview import trigger_text
 from loyalflow.console.journey_versions import DiffLine, VersionRow, version_diff, versions
 from loyalflow.models.db import read_scope
+from loyalflow.models.journey import Journey
 from loyalflow.routing.pauses import pauses
 
 
@@ -35,9 +32,7 @@ class JourneyDetail:
     loaded: bool  # False: the file is gone; the page shows its last published definition
     paused_at: datetime | None
     paused_by: str | None
-    report: JourneyReport
-    diagram: Diagram
-    experiments: list[ExperimentReport]
+    definition: Journey  # what the figures are computed for
     versions: list[VersionRow]
     diff: VersionChoice | None
 
@@ -45,7 +40,6 @@ class JourneyDetail:
 def journey_detail(
     settings: Settings,
     journey_id: str,
-    period: DayPeriod,
     versions_to_compare: tuple[str, str] | None,
 ) -> JourneyDetail | None:
     """None: no such journey, neither loaded nor ever published. Raises UnknownVersion when a
@@ -60,8 +54,6 @@ def journey_detail(
     if versions_to_compare is not None:
         older, newer = versions_to_compare
         diff = VersionChoice(older, newer, version_diff(url, journey.id, older, newer))
-    report_period = period.report_period()
-    report = journey_report(url, journey, report_period)
     trigger = trigger_text(journey)
     pause = pauses(url).get(journey.id)
     return JourneyDetail(
@@ -72,11 +64,7 @@ def journey_detail(
         loaded=journey.id in loaded,
         paused_at=pause.paused_at if pause else None,
         paused_by=pause.paused_by if pause else None,
-        report=report,
-        diagram=diagram(journey, trigger, report.total),
-        experiments=[
-            experiment_report(url, journey, split, report_period) for split in split_steps(journey)
-        ],
+        definition=journey,
         versions=versions(url, journey.id),
         diff=diff,
     )

@@ -54,6 +54,11 @@ async def figure(page: Page, step: str, name: str, channel: str | None = None) -
     return int(await box.locator(f"[data-figure='{name}']").first.inner_text())
 
 
+async def figures_shown(page: Page) -> None:
+    """The figures are computed in the background; the page polls until they are there."""
+    await expect(page.locator("#figures[data-ready]")).to_be_attached(timeout=60_000)
+
+
 def running_runs(console: LiveConsole, journey: str) -> int:
     with session_scope(console.settings.effective_database_url) as session:
         return session.exec(
@@ -98,6 +103,7 @@ async def test_a_marketer_sees_the_reports_counts_on_every_step_and_the_verdict(
 
     await row.get_by_role("link", name=JOURNEY).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Journey {JOURNEY}")
+    await figures_shown(page)
     report = api_report(live_console, f"/reports/journeys/{JOURNEY}", first, last)
     total = report["total"]
     assert await page.locator("dd[data-figure='entered']").inner_text() == str(total["entered"])
@@ -151,6 +157,19 @@ def publish_two_versions(console: LiveConsole) -> tuple[str, str, str]:
                 )
             )
     return journey_id, older.version, newer.version
+
+
+async def test_the_page_says_computing_then_shows_the_figures_it_computed_in_the_background(
+    live_console: LiveConsole, context: BrowserContext
+) -> None:
+    """A period nobody looked at yet: the page answers at once, then polls for the figures."""
+    page = await context.new_page()
+    await sign_in(page, live_console, live_console.users.marketer)
+    await page.goto(f"{live_console.url}/journeys/{JOURNEY}?from=2025-03-01&to=2025-03-31")
+    await expect(page.locator("#figures .computing")).to_have_text("Computing the figures…")
+    await figures_shown(page)
+    await expect(page.locator("#figures .as-of")).to_contain_text("Figures as of")
+    assert await page.locator("dd[data-figure='entered']").inner_text() == "0"
 
 
 async def test_two_versions_diff_marks_the_changed_line(
@@ -219,6 +238,8 @@ async def test_axe_finds_no_serious_or_critical_problem_on_the_journeys_pages(
         f"/journeys/{journey_id}?from_version={older}&to_version={newer}",
     ):
         await page.goto(live_console.url + path)
+        if path != "/journeys":
+            await figures_shown(page)
         await page.add_script_tag(path=str(AXE))
         result = await page.evaluate("axe.run(document).then(r => JSON.stringify(r.violations))")
         found[path] = [
