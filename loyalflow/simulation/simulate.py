@@ -112,6 +112,13 @@ def _running(sim: Simulation) -> tuple[int, int]:
         return total, running
 
 
+async def _ingest_live(sim: Simulation, event: EventIn) -> None:
+    await sim.advance_to(event.occurred_at)
+    # The server's clock, as the API would stamp a live event.
+    now = await sim.now()
+    await sim.ingest([event.model_copy(update={"occurred_at": now})])
+
+
 async def run_script(
     sim: Simulation,
     member: MemberFile,
@@ -133,14 +140,14 @@ async def run_script(
     while not ended and start + day * DAY < end:
         day_start = start + day * DAY
         await sim.advance_to(day_start)
+        # What happens at the day's first instant (the opening join and consents) is in place
+        # before the day's sweeps: a journey they start decides on the member as they are then.
+        while live and live[0].occurred_at <= day_start:
+            await _ingest_live(sim, live.pop(0))
         for journey_id in segments:
             await sim.sweep(journey_id=journey_id, tag=f"day{day}")
         while live and live[0].occurred_at < day_start + DAY:
-            event = live.pop(0)
-            await sim.advance_to(event.occurred_at)
-            # The server's clock, as the API would stamp a live event.
-            now = await sim.now()
-            await sim.ingest([event.model_copy(update={"occurred_at": now})])
+            await _ingest_live(sim, live.pop(0))
         day += 1
         if on_day is not None:
             on_day(day)
