@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -442,41 +441,10 @@ class AnonymousEvent(SQLModel, table=True):
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-# A member's timeline pages newest first (support/timeline_page.py): each source by member and
-# time, so the console's first page of a member with 100,000 entries reads a page, not them all.
-def _member_time_index(table: str, *columns: Any) -> Index:
-    return Index(f"ix_{table}_member_time", *columns)
-
-
-_tables = SQLModel.metadata.tables
-for _name, _time in (
-    ("event", "occurred_at"),
-    ("points_ledger", "at"),
-    ("journey_step", "at"),
-    ("support_action", "at"),
-):
-    _member_time_index(_name, _tables[_name].c.member_id, _tables[_name].c[_time])
-Index(
-    "ix_enrollment_member_entered",
-    _tables["enrollment"].c.member_id,
-    _tables["enrollment"].c.entered_at,
-)
-Index(
-    "ix_enrollment_member_converted",
-    _tables["enrollment"].c.member_id,
-    _tables["enrollment"].c.converted_at,
-)
-# A message's time on the timeline: when it was sent, else when it was decided.
-_member_time_index(
-    "message",
-    _tables["message"].c.member_id,
-    func.coalesce(_tables["message"].c.sent_at, _tables["message"].c.created_at),
-)
-
-
-# The activity, rollup, snapshot and console tables live apart (one concern each); imported here
-# so that whoever loads the schema (migrations, tests comparing it) sees them too.
+# The activity, rollup, snapshot and console tables, and the timeline's indexes, live apart (one
+# concern each); imported here so that whoever loads the schema (migrations, tests comparing it) sees them too.
 from loyalflow.models import activity_tables as _activity_tables  # noqa: E402, F401
 from loyalflow.models import console_tables as _console_tables  # noqa: E402, F401
 from loyalflow.models import rollup_tables as _rollup_tables  # noqa: E402, F401
 from loyalflow.models import snapshot_tables as _snapshot_tables  # noqa: E402, F401
+from loyalflow.models import timeline_indexes as _timeline_indexes  # noqa: E402, F401
