@@ -78,6 +78,20 @@ def purchase_kpis(
     return figures
 
 
+def empty_purchase_kpis() -> PurchaseKpis:
+    """A group with no order in the period nor in the 12 months before its end."""
+    return PurchaseKpis(
+        orders=0,
+        revenue=money(0),
+        purchasers=0,
+        average_order_value=None,
+        purchase_frequency=None,
+        revenue_per_member=None,
+        revenue_12m=money(0),
+        clv_12m=None,
+    )
+
+
 def aov_by_tier(connection: Connection, period: Period) -> list[TierAov]:
     """By the member's current tier (tiers at the time of each order are not recorded)."""
     rows = connection.execute(_purchases("tier", period.start, period.end, buyers=False))

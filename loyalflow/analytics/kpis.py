@@ -17,7 +17,7 @@ from loyalflow.analytics.kpi_models import (
 )
 from loyalflow.analytics.kpi_period import default_period
 from loyalflow.analytics.kpi_points import points_kpis, redeemer_behaviour
-from loyalflow.analytics.kpi_purchases import aov_by_tier, purchase_kpis
+from loyalflow.analytics.kpi_purchases import aov_by_tier, empty_purchase_kpis, purchase_kpis
 from loyalflow.analytics.kpi_rfm import rfm_kpis
 from loyalflow.analytics.kpi_tiers import tier_kpis
 from loyalflow.analytics.sql import NO_GROUP
@@ -61,7 +61,9 @@ def kpi_report(
 def _figures(
     connection: Connection, period: Period, rules: LoyaltyRules, by: GroupBy | None
 ) -> dict[str, KpiFigures]:
-    """Per group (one, NO_GROUP, without `by`): members, purchases and points figures."""
+    """Per group (one, NO_GROUP, without `by`): members, purchases and points figures. A group
+    may hold points but no member at the period end (members who joined since, with points the
+    report takes back to the period end), hence the empty purchases."""
     buckets = rules.inactivity.buckets_days
     members = member_kpis(connection, period, buckets, by)
     totals = {key: figures.total for key, figures in members.items()}
@@ -70,7 +72,9 @@ def _figures(
     empty = empty_member_kpis(bucket_bounds(buckets))
     return {
         key: KpiFigures(
-            members=members.get(key, empty), purchases=purchases[key], points=points[key]
+            members=members.get(key, empty),
+            purchases=purchases.get(key) or empty_purchase_kpis(),
+            points=points[key],
         )
         for key in sorted(points)
     }
