@@ -297,3 +297,18 @@ def test_a_period_with_nothing_in_it(program: str) -> None:
     assert figures.overall.purchases.average_order_value is None
     assert figures.overall.points.redemption_rate is None
     assert figures.cohorts.rows == [] and figures.rfm.end == []
+
+
+def test_groups_of_a_period_before_every_member_joined(program: str) -> None:
+    """Members who joined after the period hold points today: their groups have no member at
+    the period end, and their figures are all zero (no group is left without purchases)."""
+    from tests.analytics.kpi_program import program_rules
+
+    before = Period(
+        start=datetime(2020, 1, 1, tzinfo=END.tzinfo), end=datetime(2020, 2, 1, tzinfo=END.tzinfo)
+    )
+    grouped = kpi_report(program, program_rules(), before, by="tier")
+    for group in grouped.groups:
+        assert group.figures.members.total == 0
+        assert group.figures.purchases.orders == 0
+        assert group.figures.points.issued == 0
