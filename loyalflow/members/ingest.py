@@ -39,14 +39,26 @@ class StoredEvent:
 def upsert_member(url: str, member_id: str, data: MemberIn) -> tuple[Member, bool]:
     """Creates or updates a member; only the fields present in `data` change."""
     with session_scope(url) as session:
-        member = session.get(Member, member_id, with_for_update=True)
-        created = member is None
-        if member is None:
-            member = Member(id=member_id)
-        apply_profile(member, data)
-        session.add(member)
-        session.flush()
-        return member, created
+        return _upsert(session, member_id, data)
+
+
+def upsert_members(url: str, profiles: list[tuple[str, MemberIn]]) -> None:
+    """`upsert_member` for many members in one transaction (a simulation's cast: one write
+    turn instead of one per member)."""
+    with session_scope(url) as session:
+        for member_id, data in profiles:
+            _upsert(session, member_id, data)
+
+
+def _upsert(session: Session, member_id: str, data: MemberIn) -> tuple[Member, bool]:
+    member = session.get(Member, member_id, with_for_update=True)
+    created = member is None
+    if member is None:
+        member = Member(id=member_id)
+    apply_profile(member, data)
+    session.add(member)
+    session.flush()
+    return member, created
 
 
 def store_events(

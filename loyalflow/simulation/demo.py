@@ -7,6 +7,7 @@ sweeps run, as their daily Schedules would (the test server has no Schedules): e
 segment-triggered journey's sweep, and the inactivity sweep if a journey listens to it.
 """
 
+import asyncio
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -53,8 +54,7 @@ def _event_in(sim: Simulation, planned: PlannedEvent, index: int, at: datetime) 
 
 
 async def _backfill(sim: Simulation, program: Program) -> None:
-    for member in program.members:
-        sim.put_member(member.id, member.profile)
+    sim.put_members([(member.id, member.profile) for member in program.members])
     history = [_event_in(sim, e, i, sim.started_at + e.at) for i, e in enumerate(program.history())]
     await sim.ingest(history, route=False)
 
@@ -76,20 +76,27 @@ async def run_program(
         for step in range(STEPS_PER_DAY):
             await sim.advance_to(sim.started_at + (day * STEPS_PER_DAY + step) * STEP)
             if step == 0:
-                if inactivity:
-                    await sim.sweep(tag=f"day{day}")
+                # The day's sweeps at once, as their Schedules would start them at the same
+                # time: each waits on its own round trips to the server, not on the others.
+                sweeps = [sim.sweep(tag=f"day{day}")] if inactivity else []
                 if expiry:
-                    await sim.sweep(points_expiry=True, tag=f"day{day}")
-                for journey_id in segments:
-                    await sim.sweep(journey_id=journey_id, tag=f"day{day}")
+                    sweeps.append(sim.sweep(points_expiry=True, tag=f"day{day}"))
+                sweeps += [sim.sweep(journey_id=j, tag=f"day{day}") for j in segments]
+                await asyncio.gather(*sweeps)
             due = by_step.get(day * STEPS_PER_DAY + step, [])
             if due:
                 now = await sim.now()
                 events = [(i, e) for i, e in due if e.type != REDEMPTION]
                 await sim.ingest([_event_in(sim, e, i, now) for i, e in events])
-                for index, planned in due:
-                    if planned.type == REDEMPTION:
-                        await sim.redeem(planned.member_id, f"demo-{index:06d}", DEMO_REWARD)
+                # After the day's events (a redemption spends what they earned); each
+                # member redeems once at most, so the day's redemptions are independent.
+                await asyncio.gather(
+                    *(
+                        sim.redeem(planned.member_id, f"demo-{index:06d}", DEMO_REWARD)
+                        for index, planned in due
+                        if planned.type == REDEMPTION
+                    )
+                )
         if on_day is not None:
             on_day(day)
     await sim.advance_to(sim.started_at + days * timedelta(days=1))

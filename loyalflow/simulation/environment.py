@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from loyalflow.catalog.event_types import EventTypes, event_types_from
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings, get_settings
-from loyalflow.members.ingest import store_events, upsert_member
+from loyalflow.members.ingest import store_events, upsert_member, upsert_members
 from loyalflow.members.redemption import RedemptionRefused, redeem
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import get_engine, upgrade_database
@@ -123,6 +123,9 @@ class Simulation:
 
     def put_member(self, member_id: str, profile: MemberIn) -> None:
         upsert_member(self.url, member_id, profile)
+
+    def put_members(self, profiles: list[tuple[str, MemberIn]]) -> None:
+        upsert_members(self.url, profiles)
 
     async def ingest(self, events: list[EventIn], *, route: bool = True) -> list[Event]:
         """Stores events like POST /events (derived ones too) and routes the new ones;
@@ -252,7 +255,6 @@ async def simulation(
         if home is None:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loyalflow-sim-")))
         settings = simulation_settings(home, journey_files, base)
-        await asyncio.to_thread(upgrade_database, settings.effective_database_url)
         # A broken journey fails here, before any server starts.
         await asyncio.to_thread(get_catalog, settings)
         env = await WorkflowEnvironment.start_time_skipping(
@@ -261,20 +263,21 @@ async def simulation(
             runtime=_quiet_runtime(),
         )
         try:
-            await ensure_search_attributes(env.client, settings.temporal_namespace)
-            rules = rules_from(settings.loyalty_rules_file)
-            sim = Simulation(env, settings, rules, await env.get_current_time())
-            async with (
-                build_worker(env.client, settings, sandboxed=False),
-                _worker_processes(env, settings, extra_workers),
-            ):
-                now = await sim.now()
-                start = now.replace(hour=start_hour_utc, minute=0, second=0, microsecond=0)
-                if start <= now:
-                    start += timedelta(days=1)
-                await sim.advance(start - now)
-                sim.started_at = await sim.now()
-                yield sim
+            # The worker processes start (seconds of imports) while the database is
+            # migrated: nothing reaches them before a workflow starts.
+            async with _worker_processes(env, settings, extra_workers):
+                await asyncio.to_thread(upgrade_database, settings.effective_database_url)
+                await ensure_search_attributes(env.client, settings.temporal_namespace)
+                rules = rules_from(settings.loyalty_rules_file)
+                sim = Simulation(env, settings, rules, await env.get_current_time())
+                async with build_worker(env.client, settings, sandboxed=False):
+                    now = await sim.now()
+                    start = now.replace(hour=start_hour_utc, minute=0, second=0, microsecond=0)
+                    if start <= now:
+                        start += timedelta(days=1)
+                    await sim.advance(start - now)
+                    sim.started_at = await sim.now()
+                    yield sim
         finally:
             await env.shutdown()
             get_engine(settings.effective_database_url).dispose()
