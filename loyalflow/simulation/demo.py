@@ -7,7 +7,6 @@ sweeps run, as their daily Schedules would (the test server has no Schedules): e
 segment-triggered journey's sweep, and the inactivity sweep if a journey listens to it.
 """
 
-import asyncio
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -76,27 +75,23 @@ async def run_program(
         for step in range(STEPS_PER_DAY):
             await sim.advance_to(sim.started_at + (day * STEPS_PER_DAY + step) * STEP)
             if step == 0:
-                # The day's sweeps at once, as their Schedules would start them at the same
-                # time: each waits on its own round trips to the server, not on the others.
-                sweeps = [sim.sweep(tag=f"day{day}")] if inactivity else []
+                # One after the other, in a fixed order: a simulation replays the same
+                # way from its seed (run together, a reactivation email could show the
+                # balance before or after the day's expiry, at random).
+                if inactivity:
+                    await sim.sweep(tag=f"day{day}")
                 if expiry:
-                    sweeps.append(sim.sweep(points_expiry=True, tag=f"day{day}"))
-                sweeps += [sim.sweep(journey_id=j, tag=f"day{day}") for j in segments]
-                await asyncio.gather(*sweeps)
+                    await sim.sweep(points_expiry=True, tag=f"day{day}")
+                for journey_id in segments:
+                    await sim.sweep(journey_id=journey_id, tag=f"day{day}")
             due = by_step.get(day * STEPS_PER_DAY + step, [])
             if due:
                 now = await sim.now()
                 events = [(i, e) for i, e in due if e.type != REDEMPTION]
                 await sim.ingest([_event_in(sim, e, i, now) for i, e in events])
-                # After the day's events (a redemption spends what they earned); each
-                # member redeems once at most, so the day's redemptions are independent.
-                await asyncio.gather(
-                    *(
-                        sim.redeem(planned.member_id, f"demo-{index:06d}", DEMO_REWARD)
-                        for index, planned in due
-                        if planned.type == REDEMPTION
-                    )
-                )
+                for index, planned in due:
+                    if planned.type == REDEMPTION:
+                        await sim.redeem(planned.member_id, f"demo-{index:06d}", DEMO_REWARD)
         if on_day is not None:
             on_day(day)
     await sim.advance_to(sim.started_at + days * timedelta(days=1))
