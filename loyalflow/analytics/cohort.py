@@ -5,7 +5,6 @@ aggregated per version in the database; these expressions are correlated with `E
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Numeric, and_, case, exists, func
@@ -65,13 +64,17 @@ def converted(goal: Goal) -> ColumnElement[bool]:
     return exists().where(_in_window(event, goal), col(event.type) == goal.event)
 
 
-def revenue_join(goal: Goal) -> tuple[Any, ColumnElement[bool], ColumnElement[Decimal]]:
-    """(purchase alias, join condition, amount): the purchases within each entry's goal window.
-    The amount is `event.amount` (computed by the database, in the per-member index), so the
-    join reads the index alone."""
-    purchase = SQLModel.metadata.tables[str(Event.__tablename__)].alias()
-    amount = func.coalesce(purchase.c.amount, 0)
-    return purchase, and_(_in_window(purchase.c, goal), purchase.c.type == PURCHASE), amount
+def goal_events_join(goal: Goal) -> tuple[Any, ColumnElement[bool]]:
+    """(event alias, join condition): each entry's events within its goal window that matter to
+    the report: purchases (attributed revenue) and the goal event (conversion; a goal with a
+    condition converts by the runs' record instead). One join, so one probe per entry into the
+    per-member index, which carries the amount: the rows themselves are never read."""
+    event = SQLModel.metadata.tables[str(Event.__tablename__)].alias()
+    if goal.condition or goal.event == PURCHASE:
+        wanted = event.c.type == PURCHASE
+    else:
+        wanted = event.c.type.in_([goal.event, PURCHASE])
+    return event, and_(_in_window(event.c, goal), wanted)
 
 
 def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
