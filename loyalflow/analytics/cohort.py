@@ -15,7 +15,7 @@ from sqlmodel import SQLModel, col
 from loyalflow.analytics.journey_models import GoalInfo, ReportPeriod
 from loyalflow.analytics.sql_time import plus
 from loyalflow.models.journey import Goal
-from loyalflow.models.tables import Enrollment, Event
+from loyalflow.models.tables import Enrollment, Event, JourneyStep
 
 PURCHASE = "purchase"
 MONEY = Numeric(20, 2)
@@ -32,6 +32,17 @@ class Cohort:
             clauses.append(col(Enrollment.entered_at) >= self.period.start)
         if self.period.end is not None:
             clauses.append(col(Enrollment.entered_at) < self.period.end)
+        return and_(*clauses)
+
+    def step_rows(self) -> ColumnElement[bool]:
+        """A bound on the step rows of the cohort's runs (each still joined to its entry): the
+        journey's, recorded at or after the period's start. A run records its steps at workflow
+        time from its entry on (`entered_at` is the same clock), so none is left out; the bound
+        lets the database read the period's step rows in one range of
+        `ix_journey_step_journey_at` instead of probing once per entry."""
+        clauses = [col(JourneyStep.journey_id) == self.journey_id]
+        if self.period.start is not None:
+            clauses.append(col(JourneyStep.at) >= self.period.start)
         return and_(*clauses)
 
 

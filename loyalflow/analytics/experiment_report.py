@@ -41,9 +41,12 @@ def arm_counts(
 ) -> dict[str, tuple[int, int, int]]:
     """variant -> (entered, converted, clicked)."""
     assignment = ExperimentAssignment
-    reached_split = exists().where(
-        col(JourneyStep.workflow_id) == col(Enrollment.workflow_id),
-        col(JourneyStep.step_id) == split.id,
+    cohort = Cohort(journey.id, period)
+    # The runs that reached the split: one range of the period's step rows, not a probe per entry.
+    reached_split = col(Enrollment.workflow_id).in_(
+        select(col(JourneyStep.workflow_id)).where(
+            cohort.step_rows(), col(JourneyStep.step_id) == split.id
+        )
     )
     clicked = exists().where(
         col(Message.workflow_id) == col(Enrollment.workflow_id),
@@ -64,7 +67,7 @@ def arm_counts(
                 col(assignment.member_id) == col(Enrollment.member_id),
             ),
         )
-        .where(Cohort(journey.id, period).where(), reached_split)
+        .where(cohort.where(), reached_split)
         .group_by(col(assignment.variant))
     )
     with report_scope(url) as session:

@@ -1,9 +1,10 @@
 """A journey's funnel per version, in SQL: entries, exits, conversions, revenue, steps.
 
 Two GROUP BYs over the cohort (see `cohort.py`), keyed by journey version; the report adds
-versions together for the journey's total. Each reads the cohort's entries once and probes one
-other table once per entry (the member's goal and purchase events; the run's step rows): at
-1,000,000 members those probes are the report's cost (bench/README.md, `report_funnel.py`).
+versions together for the journey's total. The first reads the cohort's entries and probes the
+member's goal and purchase events once per entry (at 1,000,000 members those probes are most of
+its cost); the second reads the period's step rows in one range (`Cohort.step_rows`) and joins
+them to the entries. bench/README.md, `report_funnel.py`, has the figures.
 """
 
 from collections import defaultdict
@@ -100,12 +101,20 @@ def version_counts(session: Session, cohort: Cohort, goal: Goal | None) -> dict[
     _add_entries(session, cohort, goal, counts)
     for row in counts.values():
         row.revenue = row.revenue.quantize(Decimal("0.01"))
-    version, step_id = col(Enrollment.journey_version), col(JourneyStep.step_id)
+    # Runs per step: a run that entered a step twice (resumed there) counts once.
+    reached = (
+        select(col(JourneyStep.workflow_id), col(JourneyStep.step_id))
+        .where(cohort.step_rows())
+        .group_by(col(JourneyStep.workflow_id), col(JourneyStep.step_id))
+        .subquery("reached")
+    )
+    version = col(Enrollment.journey_version)
     for name, step, count in session.execute(
-        select(version, step_id, func.count(func.distinct(col(JourneyStep.workflow_id))))
-        .join(Enrollment, col(Enrollment.workflow_id) == col(JourneyStep.workflow_id))
+        select(version, reached.c.step_id, func.count())
+        .select_from(reached)
+        .join(Enrollment, col(Enrollment.workflow_id) == reached.c.workflow_id)
         .where(cohort.where())
-        .group_by(version, step_id)
+        .group_by(version, reached.c.step_id)
     ):
         counts[name].reached[step] = count
     return dict(counts)
