@@ -78,10 +78,8 @@ def send_counts(session: Session, cohort: Cohort) -> dict[SendKey, SendCounts]:
     blamed = blamed_for_unsubscribes(cohort.period.start)
     for version, step, channel, count in session.execute(
         select(*keys, func.count())
-        .select_from(blamed)
-        .join(Message, col(Message.message_id) == blamed.c.message_id)
         .join(Enrollment, col(Enrollment.workflow_id) == col(Message.workflow_id))
-        .where(cohort.where())
+        .where(cohort.where(), col(Message.message_id).in_(blamed))
         .group_by(*keys)
     ):
         counts[(version, step, channel)].unsubscribed = count
