@@ -1,14 +1,15 @@
 """A journey's cohort in SQL: its entries in a period, and what each entry did next.
 
 Every report figure starts from the cohort (enrollment rows entered in [start, end)) and is
-aggregated per version in the database; these expressions are correlated with `Enrollment`.
+aggregated per version in the database. What each entry did next is joined to it (not tested
+with correlated subqueries: PostgreSQL runs those in the leader process only, one probe at a
+time, where a join's probes are shared by its parallel workers).
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, exists, func
-from sqlalchemy.orm import aliased
+from sqlalchemy import Numeric, and_, case, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col
 
@@ -66,25 +67,16 @@ def _in_window(event: Any, goal: Goal) -> ColumnElement[bool]:
     )
 
 
-def converted(goal: Goal) -> ColumnElement[bool]:
-    """The entry converted: its goal event arrived after it and within the window. A goal with
-    a condition on the event is only evaluated by the runs: their record is what counts then."""
-    if goal.condition:
-        return col(Enrollment.converted_at).is_not(None)
-    event = aliased(Event)
-    return exists().where(_in_window(event, goal), col(event.type) == goal.event)
-
-
-def goal_events_join(goal: Goal) -> tuple[Any, ColumnElement[bool]]:
-    """(event alias, join condition): each entry's events within its goal window that matter to
-    the report: purchases (attributed revenue) and the goal event (conversion; a goal with a
-    condition converts by the runs' record instead). One join, so one probe per entry into the
-    per-member index, which carries the amount: the rows themselves are never read."""
+def goal_events_join(goal: Goal, *, revenue: bool = True) -> tuple[Any, ColumnElement[bool]]:
+    """(event alias, join condition): each entry's events within its goal window that the report
+    reads: the goal event (conversion, unless the goal has a condition: the runs' record counts
+    then) and, with `revenue`, purchases (attributed revenue). One join, so one probe per entry
+    into the per-member index, which carries the amount: the rows themselves are never read."""
     event = SQLModel.metadata.tables[str(Event.__tablename__)].alias()
-    if goal.condition or goal.event == PURCHASE:
-        wanted = event.c.type == PURCHASE
-    else:
-        wanted = event.c.type.in_([goal.event, PURCHASE])
+    types = {PURCHASE} if revenue else set()
+    if not goal.condition:
+        types.add(goal.event)
+    wanted = event.c.type == types.pop() if len(types) == 1 else event.c.type.in_(sorted(types))
     return event, and_(_in_window(event.c, goal), wanted)
 
 

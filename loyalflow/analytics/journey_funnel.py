@@ -102,19 +102,12 @@ def version_counts(session: Session, cohort: Cohort, goal: Goal | None) -> dict[
     for row in counts.values():
         row.revenue = row.revenue.quantize(Decimal("0.01"))
     # Runs per step: a run that entered a step twice (resumed there) counts once.
-    reached = (
-        select(col(JourneyStep.workflow_id), col(JourneyStep.step_id))
-        .where(cohort.step_rows())
-        .group_by(col(JourneyStep.workflow_id), col(JourneyStep.step_id))
-        .subquery("reached")
-    )
-    version = col(Enrollment.journey_version)
+    version, step_id = col(Enrollment.journey_version), col(JourneyStep.step_id)
     for name, step, count in session.execute(
-        select(version, reached.c.step_id, func.count())
-        .select_from(reached)
-        .join(Enrollment, col(Enrollment.workflow_id) == reached.c.workflow_id)
-        .where(cohort.where())
-        .group_by(version, reached.c.step_id)
+        select(version, step_id, func.count(func.distinct(col(JourneyStep.workflow_id))))
+        .join(Enrollment, col(Enrollment.workflow_id) == col(JourneyStep.workflow_id))
+        .where(cohort.where(), cohort.step_rows())
+        .group_by(version, step_id)
     ):
         counts[name].reached[step] = count
     return dict(counts)
