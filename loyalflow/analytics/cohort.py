@@ -9,7 +9,7 @@ time, where a join's probes are shared by its parallel workers).
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, func
+from sqlalchemy import Numeric, and_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col
 
@@ -78,8 +78,3 @@ def goal_events_join(goal: Goal, *, revenue: bool = True) -> tuple[Any, ColumnEl
         types.add(goal.event)
     wanted = event.c.type == types.pop() if len(types) == 1 else event.c.type.in_(sorted(types))
     return event, and_(_in_window(event.c, goal), wanted)
-
-
-def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    """How many rows of the group satisfy `condition` (0 for none, never NULL)."""
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
