@@ -10,7 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from loyalflow.analytics.cohort import Cohort
+from loyalflow.analytics.cohort import Cohort, count_where
 from loyalflow.analytics.send_measures import (
     BOUNCED,
     CLICKED,
@@ -53,30 +53,20 @@ def send_counts(session: Session, cohort: Cohort) -> dict[SendKey, SendCounts]:
         col(Message.step_id),
         col(Message.channel),
     )
-    # One row per message of the cohort (one probe per entry), what became of it as 0/1 flags;
-    # messages not sent keep their status and reason (what the report lists).
-    flags = {"sent": SENT, "bounced": BOUNCED, "opened": OPENED, "clicked": CLICKED}
-    per_message = (
-        select(
-            *(k.label(f"k{i}") for i, k in enumerate(keys)),
-            case((~SENT, col(Message.status))).label("status"),
-            case((~SENT, col(Message.reason))).label("reason"),
-            *(case((flag, 1), else_=0).label(name) for name, flag in flags.items()),
-            case((FELL_BACK, 1), else_=0).label("fell_back"),
-        )
+    # Messages not sent keep their status and reason (what the report lists); sent ones are
+    # grouped together. One pass over the cohort's messages, one probe per entry.
+    status = case((~SENT, col(Message.status)))
+    reason = case((~SENT, col(Message.reason)))
+    measures = (SENT, BOUNCED, OPENED, CLICKED, FELL_BACK)
+    counts: dict[SendKey, SendCounts] = defaultdict(SendCounts)
+    for version, step, channel, state, why, total, *figures in session.execute(
+        select(*keys, status, reason, func.count(), *(count_where(m) for m in measures))
         .join(Enrollment, col(Enrollment.workflow_id) == col(Message.workflow_id))
         .where(cohort.where())
-        .subquery("sends")
-    )
-    c = per_message.c
-    group = (c.k0, c.k1, c.k2, c.status, c.reason)
-    figures = (c.sent, c.bounced, c.opened, c.clicked, c.fell_back)
-    counts: dict[SendKey, SendCounts] = defaultdict(SendCounts)
-    for version, step, channel, state, why, total, *sums in session.execute(
-        select(*group, func.count(), *(func.sum(f) for f in figures)).group_by(*group)
+        .group_by(*keys, status, reason)
     ):
         row = counts[(version, step, channel)]
-        sent, bounced, opened, clicked, fell_back = (int(f) for f in sums)
+        sent, bounced, opened, clicked, fell_back = (int(f) for f in figures)
         row.sent += sent
         row.bounced += bounced
         row.opened += opened

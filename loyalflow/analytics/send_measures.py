@@ -1,4 +1,4 @@
-"""What became of a message, as SQL expressions over the `message` ledger row.
+"""What became of a message, as SQL expressions over the `message` ledger row (correlated).
 
 Shared by the journey funnel and `loyalflow engagement`, so both read the same definitions:
 - sent: handed to the provider and accepted (`sent_at` is set);
@@ -12,7 +12,7 @@ Shared by the journey funnel and `loyalflow engagement`, so both read the same d
 
 from datetime import datetime
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -28,17 +28,18 @@ OPENED: ColumnElement[bool] = and_(
 )
 CLICKED: ColumnElement[bool] = and_(SENT, col(Message.first_clicked_at).is_not(None))
 
-_SENT_COUNT = case((SENT, 1), else_=0)
-_RUN_STEP = (col(Message.workflow_id), col(Message.step_id))
-# Window sums over the run's messages of the step (no probe per message: as a correlated
-# subquery this ran once per message not sent, in PostgreSQL's leader process alone).
+_OTHER = aliased(Message)
 FELL_BACK: ColumnElement[bool] = and_(
     ~SENT,
-    func.sum(_SENT_COUNT).over(partition_by=_RUN_STEP)
-    > func.sum(_SENT_COUNT).over(partition_by=(*_RUN_STEP, col(Message.channel))),
+    exists()
+    .where(
+        col(_OTHER.workflow_id) == col(Message.workflow_id),
+        col(_OTHER.step_id) == col(Message.step_id),
+        col(_OTHER.channel) != col(Message.channel),
+        col(_OTHER.sent_at).is_not(None),
+    )
+    .correlate(Message),
 )
-"""Not sent, and the step sent on another channel of the same run. A window expression: in
-the select list of a query over the run's messages, not in its WHERE or an aggregate."""
 
 
 def blamed_for_unsubscribes(since: datetime | None) -> Select[str]:
