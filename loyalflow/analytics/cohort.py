@@ -9,7 +9,7 @@ time, where a join's probes are shared by its parallel workers).
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Numeric, and_
+from sqlalchemy import Numeric, and_, case, func, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col
 
@@ -41,10 +41,12 @@ class Cohort:
         time from its entry on (`entered_at` is the same clock), so none is left out; the bound
         lets the database read the period's step rows in one range of
         `ix_journey_step_journey_at` instead of probing once per entry."""
-        clauses = [col(JourneyStep.journey_id) == self.journey_id]
-        if self.period.start is not None:
-            clauses.append(col(JourneyStep.at) >= self.period.start)
-        return and_(*clauses)
+        if self.period.start is None:  # every run: the join to the entries is the whole bound
+            return true()
+        return and_(
+            col(JourneyStep.journey_id) == self.journey_id,
+            col(JourneyStep.at) >= self.period.start,
+        )
 
 
 def goal_info(goal: Goal | None) -> GoalInfo | None:
@@ -78,3 +80,8 @@ def goal_events_join(goal: Goal, *, revenue: bool = True) -> tuple[Any, ColumnEl
         types.add(goal.event)
     wanted = event.c.type == types.pop() if len(types) == 1 else event.c.type.in_(sorted(types))
     return event, and_(_in_window(event.c, goal), wanted)
+
+
+def count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """How many rows of the group satisfy `condition` (0 for none, never NULL)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
