@@ -10,7 +10,7 @@ Shared by the journey funnel and `loyalflow engagement`, so both read the same d
   later message on that channel and topic in between (the last message gets the blame).
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import aliased
@@ -40,6 +40,11 @@ FELL_BACK: ColumnElement[bool] = and_(
     )
     .correlate(Message),
 )
+
+
+_EARLIEST = datetime(
+    1, 1, 2, tzinfo=UTC
+)  # before any event; a day after year 1 leaves room for time zones
 
 
 def blamed_for_unsubscribes(since: datetime | None) -> Select[str]:
@@ -76,6 +81,6 @@ def blamed_for_unsubscribes(since: datetime | None) -> Select[str]:
             ),
         )
     )
-    if since is not None:
-        query = query.where(col(consent.occurred_at) >= since)
-    return query
+    # Always a range on the revocations' time (from the earliest time when there is no start):
+    # without one, SQLite scanned every message and probed the events per message instead.
+    return query.where(col(consent.occurred_at) >= (since or _EARLIEST))
