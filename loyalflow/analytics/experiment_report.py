@@ -8,10 +8,14 @@ there is one (it receives nothing: the baseline), else the first variant; clicks
 with the first variant, as the holdout has nothing to click.
 """
 
-from sqlalchemy import and_, exists, func, literal, select
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from loyalflow.analytics.cohort import Cohort, converted, count_where, goal_info
+from loyalflow.analytics.cohort import Cohort, goal_events_join, goal_info
 from loyalflow.analytics.experiment_stats import ALPHA, Arm, compare
 from loyalflow.analytics.journey_lookup import experiment_name
 from loyalflow.analytics.journey_models import (
@@ -41,21 +45,22 @@ def arm_counts(
 ) -> dict[str, tuple[int, int, int]]:
     """variant -> (entered, converted, clicked)."""
     assignment = ExperimentAssignment
-    reached_split = exists().where(
-        col(JourneyStep.workflow_id) == col(Enrollment.workflow_id),
-        col(JourneyStep.step_id) == split.id,
-    )
-    clicked = exists().where(
-        col(Message.workflow_id) == col(Enrollment.workflow_id),
-        col(Message.first_clicked_at).is_not(None),
-    )
-    query = (
-        select(
-            col(assignment.variant),
-            func.count(),
-            count_where(converted(journey.goal)) if journey.goal else literal(0),
-            count_where(clicked),
+    cohort = Cohort(journey.id, period)
+    # The runs that reached the split: one range of the period's step rows, not a probe per entry.
+    reached_split = col(Enrollment.workflow_id).in_(
+        select(col(JourneyStep.workflow_id)).where(
+            cohort.step_rows(), col(JourneyStep.step_id) == split.id
         )
+    )
+    # One row per entry, its goal events and clicked messages joined (not EXISTS subqueries:
+    # PostgreSQL runs correlated subqueries in the leader only, so joins let its parallel
+    # workers share the probes), then one row per arm.
+    clicks = aliased(Message)
+    flags: list[ColumnElement[Any]] = [
+        func.max(case((col(clicks.workflow_id).is_not(None), 1), else_=0)).label("clicked")
+    ]
+    entry: Select[Any] = (
+        select(col(assignment.variant).label("variant"))
         .select_from(Enrollment)
         .join(
             assignment,
@@ -64,9 +69,41 @@ def arm_counts(
                 col(assignment.member_id) == col(Enrollment.member_id),
             ),
         )
-        .where(Cohort(journey.id, period).where(), reached_split)
-        .group_by(col(assignment.variant))
+        .outerjoin(
+            clicks,
+            and_(
+                col(clicks.workflow_id) == col(Enrollment.workflow_id),
+                col(clicks.first_clicked_at).is_not(None),
+            ),
+        )
     )
+    goal = journey.goal
+    if goal is not None and goal.condition:  # only the runs evaluate a condition
+        flags.append(
+            func.max(case((col(Enrollment.converted_at).is_not(None), 1), else_=0)).label(
+                "converted"
+            )
+        )
+    elif goal is not None:
+        event, window = goal_events_join(goal, revenue=False)
+        entry = entry.outerjoin(event, window)
+        flags.append(
+            func.max(case((event.c.member_id.is_not(None), 1), else_=0)).label("converted")
+        )
+    else:
+        flags.append(literal(0).label("converted"))
+    rows = (
+        entry.add_columns(*flags)
+        .where(cohort.where(), reached_split)
+        .group_by(col(Enrollment.workflow_id), col(assignment.variant))
+        .subquery("entry")
+    )
+    query = select(
+        rows.c.variant,
+        func.count(),
+        func.coalesce(func.sum(rows.c.converted), 0),
+        func.coalesce(func.sum(rows.c.clicked), 0),
+    ).group_by(rows.c.variant)
     with report_scope(url) as session:
         return {v: (int(n), int(c), int(k)) for v, n, c, k in session.execute(query)}
 

@@ -1,19 +1,24 @@
 """A journey's funnel per version, in SQL: entries, exits, conversions, revenue, steps.
 
-Each function is one GROUP BY over the cohort (see `cohort.py`), keyed by journey version; the
-report adds versions together for the journey's total.
+Two GROUP BYs over the cohort (see `cohort.py`), keyed by journey version; the report adds
+versions together for the journey's total. The first reads the cohort's entries and probes the
+member's goal and purchase events once per entry (at 1,000,000 members those probes are most of
+its cost); the second reads the period's step rows in one range (`Cohort.step_rows`) and joins
+them to the entries. bench/README.md, `report_funnel.py`, has the figures.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from loyalflow.analytics.cohort import Cohort, converted, count_where, revenue_join
+from loyalflow.analytics.cohort import PURCHASE, Cohort, goal_events_join
 from loyalflow.models.journey import Goal
 from loyalflow.models.tables import Enrollment, JourneyStep
 
@@ -31,54 +36,78 @@ class VersionCounts:
     waiting: dict[str, int] = field(default_factory=dict)
 
 
-def version_counts(session: Session, cohort: Cohort, goal: Goal | None) -> dict[str, VersionCounts]:
-    version = col(Enrollment.journey_version)
-    running = col(Enrollment.exited_at).is_(None)
-    counts: dict[str, VersionCounts] = defaultdict(VersionCounts)
-    totals = select(
-        version,
-        func.count(),
-        count_where(running),
-        count_where(col(Enrollment.exit_reason) == "completed"),
-        count_where(converted(goal)) if goal is not None else literal(0),
-        func.min(col(Enrollment.entered_at)),
+def _add_entries(
+    session: Session, cohort: Cohort, goal: Goal | None, counts: dict[str, VersionCounts]
+) -> None:
+    """Entries, runs in progress (by the step they wait at), exits by reason, conversions and
+    revenue: one row per entry (its goal window's events joined once), then per version."""
+    entry: tuple[ColumnElement[Any], ...] = (
+        col(Enrollment.workflow_id).label("workflow_id"),
+        col(Enrollment.journey_version).label("version"),
+        col(Enrollment.exited_at).is_(None).label("running"),
+        col(Enrollment.exit_reason).label("exit_reason"),
+        col(Enrollment.current_step).label("current_step"),
+        col(Enrollment.entered_at).label("entered_at"),
     )
-    for name, entered, in_progress, completed, conversions, first in session.execute(
-        totals.where(cohort.where()).group_by(version)
+    if goal is None:
+        per_entry = select(*entry, literal(0).label("converted"), literal(0).label("revenue"))
+        per_entry = per_entry.where(cohort.where())
+    else:
+        event, window = goal_events_join(goal)
+        if goal.condition:  # only the runs evaluate a condition: their record counts
+            converted = func.max(case((col(Enrollment.converted_at).is_not(None), 1), else_=0))
+        else:
+            converted = func.max(case((event.c.type == goal.event, 1), else_=0))
+        revenue = func.sum(case((event.c.type == PURCHASE, func.coalesce(event.c.amount, 0))))
+        # Grouped by the primary key: the entry's other columns are functionally dependent.
+        per_entry = (
+            select(*entry, converted.label("converted"), revenue.label("revenue"))
+            .select_from(Enrollment)
+            .outerjoin(event, window)
+            .where(cohort.where())
+            .group_by(col(Enrollment.workflow_id))
+        )
+    rows = per_entry.subquery("entry")
+    keys = (rows.c.version, rows.c.running, rows.c.exit_reason, rows.c.current_step)
+    query = select(
+        *keys,
+        func.count(),
+        func.coalesce(func.sum(rows.c.converted), 0),
+        func.sum(rows.c.revenue),
+        func.min(rows.c.entered_at),
+    ).group_by(*keys)
+    for name, running, reason, step, entered, converted_n, revenue_sum, first in session.execute(
+        query
     ):
         row = counts[name]
-        row.entered, row.in_progress, row.completed = entered, in_progress, completed
-        row.converted, row.first_entry = int(conversions or 0), first
-    reason = col(Enrollment.exit_reason)
-    for name, exit_reason, count in session.execute(
-        select(version, reason, func.count())
-        .where(cohort.where(), ~running)
-        .group_by(version, reason)
-    ):
-        counts[name].exits[exit_reason or "(no reason)"] = count
-    current = col(Enrollment.current_step)
-    for name, step, count in session.execute(
-        select(version, current, func.count())
-        .where(cohort.where(), running)
-        .group_by(version, current)
-    ):
-        counts[name].waiting[step or "(not started)"] = count
-    step_id = col(JourneyStep.step_id)
+        row.entered += entered
+        row.converted += int(converted_n)
+        row.revenue += Decimal(str(revenue_sum or 0))
+        if first is not None and (row.first_entry is None or first < row.first_entry):
+            row.first_entry = first
+        if reason == "completed":
+            row.completed += entered
+        if running:
+            row.in_progress += entered
+            waiting = step or "(not started)"
+            row.waiting[waiting] = row.waiting.get(waiting, 0) + entered
+        else:
+            label = reason or "(no reason)"
+            row.exits[label] = row.exits.get(label, 0) + entered
+
+
+def version_counts(session: Session, cohort: Cohort, goal: Goal | None) -> dict[str, VersionCounts]:
+    counts: dict[str, VersionCounts] = defaultdict(VersionCounts)
+    _add_entries(session, cohort, goal, counts)
+    for row in counts.values():
+        row.revenue = row.revenue.quantize(Decimal("0.01"))
+    # Runs per step: a run that entered a step twice (resumed there) counts once.
+    version, step_id = col(Enrollment.journey_version), col(JourneyStep.step_id)
     for name, step, count in session.execute(
         select(version, step_id, func.count(func.distinct(col(JourneyStep.workflow_id))))
         .join(Enrollment, col(Enrollment.workflow_id) == col(JourneyStep.workflow_id))
-        .where(cohort.where())
+        .where(cohort.where(), cohort.step_rows())
         .group_by(version, step_id)
     ):
         counts[name].reached[step] = count
-    if goal is not None:
-        purchase, window, amount = revenue_join(goal)
-        for name, revenue in session.execute(
-            select(version, func.sum(amount))
-            .select_from(Enrollment)
-            .join(purchase, window)
-            .where(cohort.where())
-            .group_by(version)
-        ):
-            counts[name].revenue = Decimal(str(revenue or 0)).quantize(Decimal("0.01"))
     return dict(counts)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from loyalflow.analytics.journey_models import Count, ReportPeriod
 from loyalflow.analytics.journey_report import journey_report
 from loyalflow.config import Settings
-from tests.analytics.funnel_program import DAY, T0, build
+from tests.analytics.funnel_program import DAY, HOUR, T0, build
 
 PERIOD = ReportPeriod(start=T0 - DAY, end=T0 + DAY)
 
@@ -126,3 +126,35 @@ def test_a_goal_with_a_condition_counts_what_the_runs_recorded(settings: Setting
 
     assert report.goal is not None and report.goal.basis == "runs"
     assert report.total.converted == 1  # m1's run recorded it; m3 and m6 bought, unrecorded
+
+
+def test_steps_count_the_cohort_runs_that_reached_them_once(settings: Settings) -> None:
+    """m4 entered before the period: its run reaching `pause` inside the period is not the
+    cohort's. m1's run entered `pause` twice (resumed there): one run."""
+    from loyalflow.models.db import session_scope
+    from loyalflow.models.tables import JourneyStep
+
+    program = build(settings)
+    with session_scope(settings.effective_database_url) as session:
+        session.add(
+            JourneyStep(
+                workflow_id=f"journey-{program.journey.id}-{program.member('m4')}",
+                member_id=program.member("m4"),
+                journey_id=program.journey.id,
+                step_id="pause",
+                at=T0 + HOUR,
+            )
+        )
+        session.add(
+            JourneyStep(
+                workflow_id=f"journey-{program.journey.id}-{program.member('m1')}",
+                member_id=program.member("m1"),
+                journey_id=program.journey.id,
+                step_id="pause",
+                at=T0 + 2 * DAY,
+            )
+        )
+
+    report = journey_report(settings.effective_database_url, program.journey, PERIOD)
+
+    assert {s.step_id: s.reached for s in report.total.steps}["pause"] == 2  # m1, m2
