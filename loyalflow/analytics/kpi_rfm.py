@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from loyalflow.analytics.kpi_members import purchases_since
 from loyalflow.analytics.kpi_models import Period, RfmCell, RfmKey, RfmKpis, RfmMove
+from loyalflow.analytics.kpi_purchases import ordered_since
 from loyalflow.analytics.sql import joined, member, months_before
 from loyalflow.models.activity_tables import PurchasePrevious
 from loyalflow.models.rollup_tables import table_of
@@ -86,12 +87,8 @@ def _cells(at: datetime, bought_since: bool) -> sa.Subquery:
 
 
 def rfm_kpis(connection: Connection, period: Period) -> RfmKpis:
-    def bought_since(at: datetime) -> bool:
-        later = sa.select(member.c.id).where(member.c.last_purchase_at >= at).limit(1)
-        return connection.execute(later).first() is not None
-
-    before = _cells(period.start, bought_since(period.start))
-    after = _cells(period.end, bought_since(period.end))
+    before = _cells(period.start, ordered_since(connection, period.start))
+    after = _cells(period.end, ordered_since(connection, period.end))
     keys = (after.c.recency, after.c.f, after.c.m, before.c.recency, before.c.f, before.c.m)
     rows = connection.execute(
         sa.select(*keys, sa.func.count().label("members"))
