@@ -69,7 +69,7 @@ def cohort_table(
             .distinct()
             .subquery()
         )
-        rows_of = member.join(active_last, active_last.c.member_id == member.c.id)
+        rows_of: sa.FromClause = member.join(active_last, active_last.c.member_id == member.c.id)
         active_now = in_window
     else:
         rows_of = member
