@@ -22,7 +22,7 @@ from welcome_runs import WelcomeSql, welcome_message_count, welcome_runs
 
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
-from loyalflow.members import activity_months
+from loyalflow.members import activity_months, purchase_previous
 from loyalflow.models.db import get_engine, upgrade_database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -112,6 +112,7 @@ def top_up(url: str, members: int, messages: int, log: Callable[[str], None]) ->
         for statement in member_counters(sql):
             connection.execute(text(statement))
         activity_months.rebuild(connection)
+        purchase_previous.rebuild(connection)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))

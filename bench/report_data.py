@@ -20,7 +20,7 @@ from welcome_runs import WelcomeSql, welcome_event_count, welcome_message_count,
 
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
-from loyalflow.members import activity_months
+from loyalflow.members import activity_months, purchase_previous
 from loyalflow.models.db import get_engine
 
 TWO_YEARS = 730 * 86400
@@ -119,6 +119,7 @@ def generate_program(
     begun = time.monotonic()
     with engine.begin() as connection:
         activity_months.rebuild(connection)
+        purchase_previous.rebuild(connection)
     log(f"  member activity months: {time.monotonic() - begun:.1f} s")
     if sql.dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:

@@ -54,22 +54,30 @@ def cohort_table(
     )
     for row in connection.execute(whole_months):
         active[(int(row.cohort), int(row.month))] = int(row.members)
-    # The last month up to the end: the members with an activity event in it (distinct first,
-    # from the index of a type's events by time), then their cohorts.
-    active_last = (
-        sa.select(event.c.member_id)
-        .where(
-            event.c.type.in_(ACTIVITY_TYPES),
-            event.c.occurred_at >= last_start,
-            event.c.occurred_at < period.end,
+    # The last month up to the end. With no activity since the end (a period up to now), a
+    # member was active in it exactly when their last activity is: their row answers. Else the
+    # members with an activity event in it (distinct first, from the index of a type's events
+    # by time), then their cohorts.
+    if _active_since(connection, period.end):
+        active_last = (
+            sa.select(event.c.member_id)
+            .where(
+                event.c.type.in_(ACTIVITY_TYPES),
+                event.c.occurred_at >= last_start,
+                event.c.occurred_at < period.end,
+            )
+            .distinct()
+            .subquery()
         )
-        .distinct()
-        .subquery()
-    )
+        rows_of: sa.FromClause = member.join(active_last, active_last.c.member_id == member.c.id)
+        active_now = in_window
+    else:
+        rows_of = member
+        active_now = sa.and_(in_window, member.c.last_activity_at >= last_start)
     last_month = (
         sa.select(cohort.label("cohort"), sa.func.count().label("members"))
-        .select_from(member.join(active_last, active_last.c.member_id == member.c.id))
-        .where(in_window)
+        .select_from(rows_of)
+        .where(active_now)
         .group_by(cohort)
     )
     for row in connection.execute(last_month):
@@ -86,6 +94,11 @@ def cohort_table(
         if sizes.get(index)
     ]
     return CohortTable(months=months, rows=rows)
+
+
+def _active_since(connection: Connection, at: datetime) -> bool:
+    later = sa.select(member.c.id).where(member.c.last_activity_at >= at).limit(1)
+    return connection.execute(later).first() is not None
 
 
 def _month_start(index: int) -> datetime:

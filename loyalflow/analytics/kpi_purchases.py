@@ -50,7 +50,20 @@ def purchase_kpis(
     connection: Connection, period: Period, members: dict[str, int], by: str | None
 ) -> dict[str, PurchaseKpis]:
     """`members`: each group's total at the period end (the denominator per member)."""
-    in_period = {row.g: row for row in connection.execute(_purchases(by, period.start, period.end))}
+    # Up to now (no order since the end), a member bought in the period exactly when their
+    # last order is in it: their row counts them, not a DISTINCT over the period's orders.
+    from_rows = not ordered_since(connection, period.end)
+    in_period = {
+        row.g: row
+        for row in connection.execute(
+            _purchases(by, period.start, period.end, buyers=not from_rows)
+        )
+    }
+    buyers_of = (
+        _buyers_from_rows(connection, by, period.start)
+        if from_rows
+        else {key: int(row.buyers or 0) for key, row in in_period.items()}
+    )
     year = {
         row.g: money(row.revenue)
         for row in connection.execute(
@@ -62,7 +75,7 @@ def purchase_kpis(
         row = in_period.get(key)
         orders = int(row.orders or 0) if row else 0
         revenue = money(row.revenue) if row else money(0)
-        buyers = int(row.buyers or 0) if row else 0
+        buyers = buyers_of.get(key, 0)
         total = members.get(key, 0)
         revenue_12m = year.get(key, money(0))
         figures[key] = PurchaseKpis(
@@ -90,6 +103,23 @@ def empty_purchase_kpis() -> PurchaseKpis:
         revenue_12m=money(0),
         clv_12m=None,
     )
+
+
+def ordered_since(connection: Connection, at: datetime) -> bool:
+    """Some member's last order is at `at` or later (from `ix_member_last_purchase_at`)."""
+    later = sa.select(member.c.id).where(member.c.last_purchase_at >= at).limit(1)
+    return connection.execute(later).first() is not None
+
+
+def _buyers_from_rows(connection: Connection, by: str | None, start: datetime) -> dict[str, int]:
+    """Members per group whose last order is at `start` or later."""
+    group = group_column(by).label("g")
+    query = (
+        sa.select(group, sa.func.count().label("buyers"))
+        .where(member.c.last_purchase_at >= start)
+        .group_by(group)
+    )
+    return {row.g: int(row.buyers) for row in connection.execute(query)}
 
 
 def aov_by_tier(connection: Connection, period: Period) -> list[TierAov]:

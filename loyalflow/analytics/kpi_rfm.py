@@ -3,7 +3,8 @@
 member id) over the members with a purchase; members per cell and their moves between the two.
 
 The state at an instant is today's member row corrected by the purchases since (as in
-`kpi_members`); both cells come from one query, grouped by (cell at start, cell at end).
+`kpi_members`), and for members who bought since, their last order before it from
+`purchase_previous`; both cells come from one query, grouped by (cell at start, cell at end).
 """
 
 from collections import Counter
@@ -15,8 +16,13 @@ from sqlalchemy import Connection
 
 from loyalflow.analytics.kpi_members import purchases_since
 from loyalflow.analytics.kpi_models import Period, RfmCell, RfmKey, RfmKpis, RfmMove
-from loyalflow.analytics.sql import amount, event, joined, member, months_before
+from loyalflow.analytics.kpi_purchases import ordered_since
+from loyalflow.analytics.sql import joined, member, months_before
+from loyalflow.models.activity_tables import PurchasePrevious
+from loyalflow.models.rollup_tables import table_of
 from loyalflow.models.tables import UTCDateTime
+
+previous = table_of(PurchasePrevious)
 
 
 def _cells(at: datetime, bought_since: bool) -> sa.Subquery:
@@ -24,25 +30,24 @@ def _cells(at: datetime, bought_since: bool) -> sa.Subquery:
     later = purchases_since(at)
     orders = member.c.purchase_count - sa.func.coalesce(later.c.orders, 0)
     spent = member.c.total_spent - sa.func.coalesce(later.c.spent, 0)
-    # For members who bought again since `at`: their last order in the 6 months before it
-    # (older is "> 6 months" whatever its date). The rows come from the index of a type's
-    # events by time, which holds the amounts (MATERIALIZED: read first, then grouped).
+    # For members who bought again since `at`: their last order before it, the previous order
+    # of their first order since (`purchase_previous`, kept by ingestion; only that first one
+    # has a previous order before `at`). Read from its index by time (MATERIALIZED: read
+    # first, then grouped; orders at the same instant share their previous one).
     six_months = months_before(at, 6)
-    orders_before = (
-        sa.select(event.c.member_id, event.c.occurred_at)
+    firsts = (
+        sa.select(previous.c.member_id, previous.c.previous_at)
         .where(
-            event.c.type == "purchase",
-            event.c.occurred_at >= six_months,
-            event.c.occurred_at < at,
-            amount() >= 0,
+            previous.c.occurred_at >= at,
+            previous.c.previous_at < at,
             sa.literal(bought_since),
         )
         .cte()
         .prefix_with("MATERIALIZED")
     )
     recent = (
-        sa.select(orders_before.c.member_id, sa.func.max(orders_before.c.occurred_at).label("last"))
-        .group_by(orders_before.c.member_id)
+        sa.select(firsts.c.member_id, sa.func.max(firsts.c.previous_at).label("last"))
+        .group_by(firsts.c.member_id)
         .subquery()
     )
     last = sa.type_coerce(
@@ -82,12 +87,8 @@ def _cells(at: datetime, bought_since: bool) -> sa.Subquery:
 
 
 def rfm_kpis(connection: Connection, period: Period) -> RfmKpis:
-    def bought_since(at: datetime) -> bool:
-        later = sa.select(member.c.id).where(member.c.last_purchase_at >= at).limit(1)
-        return connection.execute(later).first() is not None
-
-    before = _cells(period.start, bought_since(period.start))
-    after = _cells(period.end, bought_since(period.end))
+    before = _cells(period.start, ordered_since(connection, period.start))
+    after = _cells(period.end, ordered_since(connection, period.end))
     keys = (after.c.recency, after.c.f, after.c.m, before.c.recency, before.c.f, before.c.m)
     rows = connection.execute(
         sa.select(*keys, sa.func.count().label("members"))

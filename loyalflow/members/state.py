@@ -15,6 +15,7 @@ from loyalflow.members import (
     activity_months,
     points_ledger,
     promotions,
+    purchase_previous,
     redemption,
     referrals,
     refunds,
@@ -156,6 +157,9 @@ def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRule
     if amount < 0:  # a refund: money and points go back, it is not another purchase
         return []
     member.purchase_count += 1
+    purchase_previous.note_order(
+        session, member.id, event.event_id, event.occurred_at, member.last_purchase_at
+    )
     member.first_purchase_at = min(filter(None, (member.first_purchase_at, event.occurred_at)))
     member.last_purchase_at = max(filter(None, (member.last_purchase_at, event.occurred_at)))
     if member.purchase_count == 1:

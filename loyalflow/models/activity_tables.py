@@ -7,10 +7,13 @@ visit, `members.state.MEMBER_ACTIVITY`); `purchases` counts orders (refunds excl
 `spent` adds amounts (refunds included), as the member row's `purchase_count`/`total_spent` do.
 """
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
+
+from loyalflow.models.tables import UTCDateTime
 
 
 class MemberActivityMonth(SQLModel, table=True):
@@ -25,3 +28,25 @@ class MemberActivityMonth(SQLModel, table=True):
     month: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
     purchases: int = 0
     spent: Decimal = Field(default=Decimal(0), max_digits=20, decimal_places=2)
+
+
+class PurchasePrevious(SQLModel, table=True):
+    """Each order (a purchase event with a non-negative amount) with the time of the member's
+    previous order, strictly earlier (NULL for their first): RFM's recency at an instant T reads,
+    for a member who bought since T, the `previous_at` of their first order since T, instead of
+    their whole history before T. Kept by ingestion (members/purchase_previous.py), late orders
+    included (the member's rows are recomputed then)."""
+
+    __tablename__ = "purchase_previous"
+    # RFM reads the orders since an instant, with their member and previous order: index-only.
+    __table_args__ = (
+        Index("ix_purchase_previous_time", "occurred_at", "member_id", "previous_at"),
+        Index("ix_purchase_previous_member", "member_id", "occurred_at"),
+    )
+
+    event_id: str = Field(sa_column=Column(String(255), primary_key=True))
+    member_id: str = Field(
+        sa_column=Column(String(128), ForeignKey("member.id", ondelete="CASCADE"), nullable=False)
+    )
+    occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    previous_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

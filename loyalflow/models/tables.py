@@ -73,7 +73,7 @@ class Member(SQLModel, table=True):
     points: int = Field(default=0, sa_column=Column(BigInteger(), nullable=False))
     joined_at: datetime | None = optional_timestamp()
     first_purchase_at: datetime | None = optional_timestamp()
-    last_purchase_at: datetime | None = optional_timestamp()
+    last_purchase_at: datetime | None = optional_timestamp(index=True)
     last_activity_at: datetime | None = optional_timestamp(index=True)
     purchase_count: int = 0
     # Exact money: a float would drift (120.99 + 30 - 30 != 120.99).

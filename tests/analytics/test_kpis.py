@@ -202,6 +202,24 @@ def test_retention_up_to_an_end_inside_a_month(program: str) -> None:
     assert rows[_month(datetime(2025, 11, 1))][-1] == 0  # B bought on 15 July: not yet
 
 
+def test_a_period_with_nothing_after_it(program: str) -> None:
+    """Ending after the program's last event, as the default period (up to now) does: buyers
+    and the end month's activity are then read from the member rows, not the events."""
+    from tests.analytics.kpi_program import program_rules
+
+    end = max(h.at for h in PROGRAM) + timedelta(days=1)
+    start = end - timedelta(days=30)
+    report = kpi_report(program, program_rules(), Period(start=start, end=end))
+    buyers = {m for m in _members_at(end) if any(a >= 0 for a in _orders(m, start, end))}
+    assert report.overall.purchases.purchasers == len(buyers) >= 1
+    assert report.overall.purchases.orders == sum(
+        a >= 0 for m in _members_at(end) for a in _orders(m, start, end)
+    )
+    rows = _retention(report)
+    assert rows == _expected_retention(end)
+    assert any(r.retention and r.retention[-1] > 0 for r in report.cohorts.rows)
+
+
 def _ntile(ordered: list[str], buckets: int = 5) -> dict[str, int]:
     """SQL's NTILE: groups in order, the first (n mod buckets) one larger."""
     size, extra = divmod(len(ordered), buckets)
