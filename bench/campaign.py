@@ -52,7 +52,7 @@ POLL_SECONDS = 5.0
 PRINT_EVERY_SECONDS = 30.0
 RATE_WINDOW_SECONDS = 60.0
 TIMEOUT_SECONDS = 6 * 3600
-DEFAULT_CACHE = 1000  # loyalflow.config.Settings.worker_max_cached_workflows
+DEFAULT_CACHE = 300  # loyalflow.config.Settings.worker_max_cached_workflows
 
 
 @contextmanager
