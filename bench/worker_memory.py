@@ -3,7 +3,7 @@
     python bench/worker_memory.py [--members N] [--cache C] [--batch B] [--concurrency K]
 
 Starts `loyalflow up` (embedded Temporal, SQLite, worker, API) in a temporary home, with a catalog
-of the welcome journey alone and `LOYALFLOW_WORKER_MAX_CACHED_WORKFLOWS=C` (default 1000, the
+of the welcome journey alone and `LOYALFLOW_WORKER_MAX_CACHED_WORKFLOWS=C` (default 300, the
 setting's default). Creates N members (`PUT /members/{id}`, K in flight), then joins them with
 `POST /events` batches of B `member.joined` events: every welcome journey sends its first email
 and waits 3 days. Once the `enrollment` table shows all N runs at the `wait_3_days` step, it
@@ -30,7 +30,7 @@ from rich.table import Table
 from stack import RESULTS_DIR, Stack, child_pid, console, loyalflow_up
 
 PROCESSES = ("worker", "api", "temporal")
-DEFAULT_CACHE = 1000  # loyalflow.config.Settings.worker_max_cached_workflows
+DEFAULT_CACHE = 300  # loyalflow.config.Settings.worker_max_cached_workflows
 SAMPLE_SECONDS = 30
 WAIT_STEP = "wait_3_days"
 WAIT_TIMEOUT_SECONDS = 3600

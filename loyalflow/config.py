@@ -38,8 +38,10 @@ class Settings(BaseSettings):
     temporal_task_queue: str = TASK_QUEUE
     temporal_tls: bool = False
     temporal_api_key: SecretStr | None = None
-    # Workflows kept in worker memory between tasks (0 disables sticky execution).
-    worker_max_cached_workflows: int = 1000
+    # Workflows kept in worker memory between tasks (0 disables sticky execution). 300 keeps a
+    # worker under 300 MB through a campaign; 1000 took it to 324-371 MiB (bench/README.md,
+    # "campaign.py"). An evicted run is replayed from its history when it has work again.
+    worker_max_cached_workflows: int = 300
     # Unrouted events older than this are routed again by the worker: longer than a slow
     # request's own routing, or both would route (harmlessly, but twice the work).
     reroute_grace_seconds: float = Field(default=60, gt=0)
