@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     # Workflows kept in worker memory between tasks (0 disables sticky execution).
     worker_max_cached_workflows: int = 1000
+    # `loyalflow worker` runs the journey interpreter outside temporalio's workflow sandbox
+    # unless this is true (other workflows always run in it): journeys are data, not code, the
+    # sandboxed test suite and replay tests guard the interpreter's determinism, and the sandbox
+    # costs a third of the worker's CPU per journey (runtime/runners.py, bench/README.md).
+    workflow_sandbox: bool = False
     # Unrouted events older than this are routed again by the worker: longer than a slow
     # request's own routing, or both would route (harmlessly, but twice the work).
     reroute_grace_seconds: float = Field(default=60, gt=0)
