@@ -43,7 +43,9 @@ class JourneyRunner(WorkflowRunner):
     def create_instance(self, det: WorkflowInstanceDetails) -> WorkflowInstance:
         return self._runner_for(det.defn.name).create_instance(det)
 
-    def set_worker_level_failure_exception_types(self, types: Sequence[type[BaseException]]) -> None:
+    def set_worker_level_failure_exception_types(
+        self, types: Sequence[type[BaseException]]
+    ) -> None:
         self.sandboxed.set_worker_level_failure_exception_types(types)
         self.unsandboxed.set_worker_level_failure_exception_types(types)
 
