@@ -35,7 +35,9 @@ RUNNERS: dict[str, WorkflowRunner] = {
 }
 
 
-async def cpu_ms_per_replay(runner: WorkflowRunner, history: WorkflowHistory, replays: int) -> float:
+async def cpu_ms_per_replay(
+    runner: WorkflowRunner, history: WorkflowHistory, replays: int
+) -> float:
     replayer = Replayer(
         workflows=[JourneyWorkflow], data_converter=pydantic_data_converter, workflow_runner=runner
     )

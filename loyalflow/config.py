@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # `loyalflow worker` runs the journey interpreter outside temporalio's workflow sandbox
     # unless this is true (other workflows always run in it): journeys are data, not code, the
     # sandboxed test suite and replay tests guard the interpreter's determinism, and the sandbox
-    # costs a third of the worker's CPU per journey (runtime/runners.py, bench/README.md).
+    # costs 12 ms of CPU per welcome run (runtime/runners.py; bench/README.md, session 6).
     workflow_sandbox: bool = False
     # Unrouted events older than this are routed again by the worker: longer than a slow
     # request's own routing, or both would route (harmlessly, but twice the work).

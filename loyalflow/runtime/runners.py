@@ -1,13 +1,14 @@
 """Which workflow runner runs which workflow: the sandbox, or none for the journey interpreter.
 
-`LOYALFLOW_WORKFLOW_SANDBOX=false` (the default) makes `loyalflow worker` run `JourneyWorkflow` without temporalio's
-sandbox and every other workflow in it. Why that is safe for journeys: a journey is data (YAML
-that the journey workflow interprets), so no user code ever runs in a workflow; the interpreter
-is loyalflow's own code, and its determinism is guarded where it changes, in the test suite:
-every workflow test builds its worker with the sandbox (`build_worker` defaults to it), and the
-replay tests replay every committed history both sandboxed and unsandboxed. What the sandbox
-costs: a fresh module instance per new run and a hop into it for every activation and payload,
-about 12 ms of CPU per welcome journey, a third of the worker's share (bench/README.md).
+`LOYALFLOW_WORKFLOW_SANDBOX=false` (the default) makes `loyalflow worker` run `JourneyWorkflow`
+without temporalio's sandbox and every other workflow in it. Why that is safe for journeys: a
+journey is data (YAML that the journey workflow interprets), so no user code ever runs in a
+workflow; the interpreter is loyalflow's own code, and its determinism is guarded where it
+changes, in the test suite: every workflow test builds its worker with the sandbox
+(`build_worker` defaults to it), and the replay tests replay every committed history both
+sandboxed and unsandboxed. What the sandbox costs: a fresh module instance per new run and a hop
+into it for every activation and payload, 12 ms of CPU per welcome run in replays
+(bench/replay_cost.py; bench/README.md, session 6).
 """
 
 from collections.abc import Sequence
