@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # worker under 300 MB through a campaign; 1000 took it to 324-371 MiB (bench/README.md,
     # "campaign.py"). An evicted run is replayed from its history when it has work again.
     worker_max_cached_workflows: int = 300
+    # `loyalflow worker` runs the journey interpreter outside temporalio's workflow sandbox
+    # unless this is true (other workflows always run in it): journeys are data, not code, the
+    # sandboxed test suite and replay tests guard the interpreter's determinism, and the sandbox
+    # costs 12 ms of CPU per welcome run (runtime/runners.py; bench/README.md, session 6).
+    workflow_sandbox: bool = False
     # Unrouted events older than this are routed again by the worker: longer than a slow
     # request's own routing, or both would route (harmlessly, but twice the work).
     reroute_grace_seconds: float = Field(default=60, gt=0)

@@ -4,6 +4,7 @@ member facts, splits record their assignment, updates change the member through 
 import asyncio
 from typing import Any
 
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from temporalio import activity
 from temporalio.client import Client
@@ -12,8 +13,8 @@ from loyalflow.catalog.event_types import event_types_from
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
-from loyalflow.models.db import session_scope
-from loyalflow.models.tables import ExperimentAssignment, Member
+from loyalflow.models.db import connection_scope, session_scope
+from loyalflow.models.tables import ExperimentAssignment, Member, utcnow
 from loyalflow.models.workflow_io import (
     AssignmentRequest,
     MemberFacts,
@@ -24,22 +25,37 @@ from loyalflow.routing.member_facts import member_facts
 from loyalflow.routing.router import route_events
 from loyalflow.rules.loyalty import rules_from
 
+ASSIGNMENT: Table = ExperimentAssignment.__table__  # type: ignore[attr-defined]
+
 
 def record_assignment(url: str, request: AssignmentRequest) -> str:
     """The first assignment of a member to an experiment is kept (re-entries see the same group);
-    it is replaced only if its variant no longer exists in the journey."""
+    it is replaced only if its variant no longer exists in the journey. Core statements: this
+    runs once per journey entry with a split."""
+    key = (ASSIGNMENT.c.experiment == request.experiment) & (
+        ASSIGNMENT.c.member_id == request.member_id
+    )
     for _ in range(2):  # a concurrent first assignment wins the insert; read it on the retry
         try:
-            with session_scope(url) as session:
-                row = session.get(ExperimentAssignment, (request.experiment, request.member_id))
-                if row is not None and row.variant in request.variants:
-                    return row.variant
-                if row is None:
-                    row = ExperimentAssignment(
-                        experiment=request.experiment, member_id=request.member_id, variant=""
+            with connection_scope(url) as connection:
+                recorded = connection.execute(
+                    select(ASSIGNMENT.c.variant).where(key).with_for_update()
+                ).scalar_one_or_none()
+                if recorded is not None and recorded in request.variants:
+                    return str(recorded)
+                if recorded is None:
+                    connection.execute(
+                        ASSIGNMENT.insert().values(
+                            experiment=request.experiment,
+                            member_id=request.member_id,
+                            variant=request.variant,
+                            at=utcnow(),
+                        )
                     )
-                row.variant = request.variant
-                session.add(row)
+                else:
+                    connection.execute(
+                        ASSIGNMENT.update().where(key).values(variant=request.variant)
+                    )
                 return request.variant
         except IntegrityError:
             continue

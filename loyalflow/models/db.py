@@ -151,6 +151,14 @@ def session_scope(url: str) -> Iterator[Session]:
 
 
 @contextmanager
+def connection_scope(url: str) -> Iterator[Connection]:
+    """One transaction on a bare connection, for SQLAlchemy Core statements: on the hot paths
+    (a journey's progress, its A/B assignment) the ORM's unit of work costs more than the SQL."""
+    with get_engine(url).begin() as connection:
+        yield connection
+
+
+@contextmanager
 def read_scope(url: str) -> Iterator[Session]:
     """A transaction that only reads: on SQLite it never queues behind writers."""
     engine = get_engine(url).execution_options(**{READ_ONLY: True})

@@ -7,8 +7,8 @@ start idempotent, so a repeated routing never starts a second run of the same en
 import asyncio
 import contextlib
 
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
 from temporalio.client import Client
 from temporalio.common import (
     SearchAttributePair,
@@ -19,14 +19,16 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from loyalflow.config import Settings
-from loyalflow.models.db import session_scope
+from loyalflow.models.console_tables import JourneyPause
+from loyalflow.models.db import connection_scope
 from loyalflow.models.journey import Journey
 from loyalflow.models.tables import Enrollment, Event, utcnow
 from loyalflow.models.workflow_io import JourneyInput, MemberEvent
-from loyalflow.routing.pauses import is_paused
 from loyalflow.workflows import search_attributes as sa
 from loyalflow.workflows.journey import JourneyWorkflow
 
+ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
+PAUSE: Table = JourneyPause.__table__  # type: ignore[attr-defined]
 # Contact details a profile event may carry: never copied into Temporal (inputs, signals).
 CONTACT_FIELDS = frozenset({"email", "phone", "first_name"})
 
@@ -44,22 +46,29 @@ def signal_payload(event: Event) -> MemberEvent:
 def _entry_to_start(url: str, journey: Journey, member_id: str, trigger: MemberEvent) -> int | None:
     """Records the enrollment before the start, so signals find it. Returns the entry number to
     start, or None when the re-entry rule says no. Idempotent: the same trigger event gives the
-    same entry (whose start is then a no-op by workflow id)."""
+    same entry (whose start is then a no-op by workflow id). Core statements: this runs for
+    every event that triggers a journey."""
     policy = journey.re_entry
-    with session_scope(url) as session:
-        entries = list(
-            session.exec(
-                select(Enrollment)
-                .where(Enrollment.journey_id == journey.id, Enrollment.member_id == member_id)
-                .order_by(col(Enrollment.entry))
+    with connection_scope(url) as connection:
+        entries = connection.execute(
+            select(
+                ENROLLMENT.c.entry,
+                ENROLLMENT.c.trigger_event_id,
+                ENROLLMENT.c.entered_at,
+                ENROLLMENT.c.exited_at,
             )
-        )
+            .where(ENROLLMENT.c.journey_id == journey.id, ENROLLMENT.c.member_id == member_id)
+            .order_by(ENROLLMENT.c.entry)
+        ).all()
         for existing in entries:
             if existing.trigger_event_id == trigger.event_id:
                 # Routed before (the re-router repeats interrupted routings): start it again
                 # only if it may not have started; a finished entry is not restarted.
-                return existing.entry if existing.exited_at is None else None
-        if is_paused(session, journey.id):
+                return int(existing.entry) if existing.exited_at is None else None
+        paused = connection.execute(
+            select(PAUSE.c.journey_id).where(PAUSE.c.journey_id == journey.id)
+        ).first()
+        if paused is not None:
             # Entries paused from the console or the CLI: this trigger starts nothing. (An
             # entry recorded before the pause, above, still starts: it was in flight.)
             return None
@@ -78,9 +87,9 @@ def _entry_to_start(url: str, journey: Journey, member_id: str, trigger: MemberE
                 and trigger.occurred_at < last.entered_at + policy.cooldown
             ):
                 return None
-        entry = entries[-1].entry + 1 if entries else 1
-        session.add(
-            Enrollment(
+        entry = int(entries[-1].entry) + 1 if entries else 1
+        connection.execute(
+            ENROLLMENT.insert().values(
                 workflow_id=journey.workflow_id(member_id, entry),
                 journey_id=journey.id,
                 journey_version=journey.version,

@@ -8,8 +8,7 @@ from email.utils import parseaddr
 
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker import Worker
 
 from loyalflow.activities.channels import EmailChannel, SmsChannel
 from loyalflow.activities.channels.dkim_signing import DkimSigner
@@ -34,6 +33,7 @@ from loyalflow.rules.messaging import policy_from
 from loyalflow.runtime.connection import connect, ensure_search_attributes
 from loyalflow.runtime.logs import configure_logging
 from loyalflow.runtime.metrics import serve_worker_metrics
+from loyalflow.runtime.runners import workflow_runner
 from loyalflow.runtime.send_failures import SendFailureInterceptor, SendFailureLog
 from loyalflow.workflows.daily_rollup import DailyRollupWorkflow
 from loyalflow.workflows.journey import JourneyWorkflow
@@ -98,11 +98,14 @@ def build_worker(
     email: EmailChannel | None = None,
     sms: SmsChannel | None = None,
     sandboxed: bool = True,
+    sandbox_journeys: bool = True,
     send_failures: SendFailureLog | None = None,
 ) -> Worker:
-    """`sandboxed=False` is for simulations on a throwaway server only: the sandbox guards
-    determinism in production (and the replay tests prove it), but costs a simulation of
-    thousands of short runs most of its time."""
+    """`sandboxed=False` is for simulations on a throwaway server only: no workflow runs in the
+    sandbox, which costs a simulation of thousands of short runs most of its time.
+    `sandbox_journeys=False` runs the journey interpreter alone outside it (the worker's
+    default, `LOYALFLOW_WORKFLOW_SANDBOX`; see runtime/runners.py for why that is safe). Tests
+    keep the defaults: every workflow test runs in the sandbox, which guards determinism."""
     url = settings.effective_database_url
     sends = SendActivities(
         database_url=url,
@@ -148,7 +151,7 @@ def build_worker(
         # Failed send attempts: one line each (repeats summarised), no traceback.
         interceptors=[SendFailureInterceptor(send_failures)],
         max_cached_workflows=settings.worker_max_cached_workflows,
-        workflow_runner=SandboxedWorkflowRunner() if sandboxed else UnsandboxedWorkflowRunner(),
+        workflow_runner=workflow_runner(sandboxed=sandboxed, sandbox_journeys=sandbox_journeys),
     )
 
 
@@ -172,7 +175,14 @@ async def run_worker(settings: Settings) -> None:
     if isinstance(email, SmtpEmailChannel) and email.dkim is not None:
         log.info("signing email with DKIM: d=%s s=%s", email.dkim.domain, email.dkim.selector)
     send_failures = SendFailureLog()
-    worker = build_worker(client, settings, email=email, sms=sms, send_failures=send_failures)
+    worker = build_worker(
+        client,
+        settings,
+        email=email,
+        sms=sms,
+        sandbox_journeys=settings.workflow_sandbox,
+        send_failures=send_failures,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

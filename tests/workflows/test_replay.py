@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from loyalflow.config import Settings
 from loyalflow.workflows.journey import JourneyWorkflow
@@ -35,10 +36,21 @@ def test_every_built_in_journey_has_a_committed_history() -> None:
     assert built_in <= journeys, f"record histories for {built_in - journeys}"
 
 
+# Sandboxed, as in every workflow test; unsandboxed, as `loyalflow worker` runs journeys by
+# default (LOYALFLOW_WORKFLOW_SANDBOX): both must reproduce every committed run.
+RUNNERS: dict[str, WorkflowRunner] = {
+    "sandboxed": SandboxedWorkflowRunner(),
+    "unsandboxed": UnsandboxedWorkflowRunner(),
+}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
 @pytest.mark.parametrize("name", HISTORIES)
-async def test_history_replays_with_current_code(name: str) -> None:
+async def test_history_replays_with_current_code(name: str, runner: str) -> None:
     replayer = Replayer(
-        workflows=[JourneyWorkflow, SegmentSweepWorkflow], data_converter=pydantic_data_converter
+        workflows=[JourneyWorkflow, SegmentSweepWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=RUNNERS[runner],
     )
     history = WorkflowHistory.from_json(name, HISTORIES[name])
     await replayer.replay_workflow(history)
