@@ -8,6 +8,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def _messages(url: str, member_id: str) -> str:
         session.add(Member(id=member_id, email=f"{member_id}@example.com", joined_at=T0))
         session.flush()
 
-        def message(step: str, status: str, **fields: object) -> str:
+        def message(step: str, status: str, **fields: Any) -> str:
             message_id = str(uuid.uuid4())
             session.add(
                 Message(
