@@ -7,26 +7,13 @@ a message five times is one open. Machine figures count messages machines opened
 they followed (Apple Mail Privacy Protection, link scanners), people or not.
 """
 
-from dataclasses import dataclass
-
 from sqlalchemy import ColumnElement, and_, case, func
 from sqlmodel import col, select
 
+from loyalflow.analytics.engagement_row import EngagementRow
 from loyalflow.analytics.send_measures import BOUNCED, CLICKED, OPENED, SENT
 from loyalflow.models.db import read_scope
 from loyalflow.models.tables import EngagementHit, Message
-
-
-@dataclass(frozen=True)
-class EngagementRow:
-    journey_id: str
-    step_id: str
-    sent: int
-    human_opens: int
-    human_clicks: int
-    machine_opens: int  # messages opened by machines (Apple MPP, scanners), people or not
-    machine_clicks: int  # messages whose links machines followed
-    bounced: int
 
 
 def engagement_report(url: str, journey_id: str | None = None) -> list[EngagementRow]:

@@ -1,5 +1,6 @@
 """Engagement commands: `loyalflow bounces` (the bounce and complaint receiver) and
-`loyalflow engagement` (opens, clicks and bounces per journey step)."""
+`loyalflow engagement` (opens, clicks and bounces per journey step, read through cli/readers:
+the database driver alone, no ORM)."""
 
 from typing import Annotated
 
@@ -40,10 +41,10 @@ def engagement(
     """Per journey and step: sent, unique human opens and clicks, machine ones apart, bounces."""
     from rich.table import Table
 
-    from loyalflow.analytics.engagement import engagement_report
+    from loyalflow.cli.readers.support import read_engagement
     from loyalflow.config import get_settings
 
-    rows = engagement_report(get_settings().effective_database_url, journey)
+    rows = read_engagement(get_settings().effective_database_url, journey)
     table = Table(
         "journey",
         "step",

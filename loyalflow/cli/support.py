@@ -1,34 +1,23 @@
 """Support commands: `member show` (timeline), `member explain`, and
-`runs list|show|exit|retry-send|ambiguous`."""
+`runs list|show|exit|retry-send|ambiguous`.
+
+Each command imports what it uses when it runs (Temporal's client, the ORM, Rich's tables):
+`runs ambiguous` only reads the database (cli/readers) and starts in well under a second."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
-from loyalflow.config import Settings, get_settings
-from loyalflow.members.profile import get_member
-from loyalflow.models.timeline import Explanation, Timeline
-from loyalflow.rules.loyalty import rules_from
-from loyalflow.runtime.connection import connect
-from loyalflow.support.explain import explain
-from loyalflow.support.resend import retry_send
-from loyalflow.support.runs import (
-    RunSummary,
-    SupportError,
-    ambiguous_sends,
-    exit_run,
-    list_runs,
-    show_run,
-)
-from loyalflow.support.timeline import member_timeline
+if TYPE_CHECKING:
+    from rich.table import Table
+    from temporalio.client import Client
+
+    from loyalflow.config import Settings
+    from loyalflow.support.runs import RunSummary
 
 runs_app = typer.Typer(help="Find journey runs, read their trail, exit them, re-send messages.")
 console = Console()
@@ -45,15 +34,20 @@ _STYLES = {
 }
 
 
-async def _client_or_none(settings: Settings) -> Client | None:
+async def _client_or_none(settings: "Settings") -> "Client | None":
+    from loyalflow.runtime.connection import connect
+
     try:
         return await connect(settings, wait_seconds=1)
     except Exception:
         return None
 
 
-def _run(work: Callable[[Client], Awaitable[T]]) -> T:
+def _run(work: "Callable[[Client], Awaitable[T]]") -> T:
     """Connects to Temporal and runs `work`; a support error exits 1 with its message."""
+    from loyalflow.config import get_settings
+    from loyalflow.runtime.connection import connect
+    from loyalflow.support.runs import SupportError
 
     async def go() -> T:
         settings = get_settings()
@@ -77,9 +71,19 @@ def member_show(
 ) -> None:
     """A member's whole story: events, points, tier, consent, journeys and their steps, every
     message and every message not sent (with the reason), and who in support did what."""
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    from loyalflow.config import get_settings
+    from loyalflow.members.profile import get_member
+    from loyalflow.models.timeline import Timeline
+    from loyalflow.rules.loyalty import rules_from
+    from loyalflow.support.timeline import member_timeline
+
     settings = get_settings()
 
-    async def go() -> Timeline | None:
+    async def go() -> "Timeline | None":
         return await member_timeline(settings, member_id, await _client_or_none(settings))
 
     timeline = asyncio.run(go())
@@ -126,6 +130,10 @@ def member_explain(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """In plain words: why the member is or is not in the journey, and what happens next."""
+    from loyalflow.config import get_settings
+    from loyalflow.models.timeline import Explanation
+    from loyalflow.support.explain import explain
+
     settings = get_settings()
 
     async def go() -> Explanation:
@@ -156,6 +164,8 @@ def runs_list(
 ) -> None:
     """Journey runs by journey, member, status and current step (Temporal visibility over the
     MemberId, JourneyId and Step search attributes)."""
+    from loyalflow.support.runs import list_runs
+
     found = _run(
         lambda c: list_runs(
             c, journey=journey, member=member, status=status, step=step, limit=limit
@@ -167,9 +177,11 @@ def runs_list(
     console.print(runs_table(found))
 
 
-def runs_table(found: list[RunSummary]) -> Table:
+def runs_table(found: "list[RunSummary]") -> "Table":
     """Workflow ids are what support types next (`runs show ID`): never cut. The other columns
     fold onto more lines when the terminal is narrow (80 columns)."""
+    from rich.table import Table
+
     table = Table(title=f"{len(found)} run(s)")
     longest = max((len(r.workflow_id) for r in found), default=11)
     table.add_column("workflow id", no_wrap=True, min_width=longest)
@@ -192,6 +204,9 @@ def runs_table(found: list[RunSummary]) -> Table:
 def runs_show(workflow_id: str) -> None:
     """A run's step trail as readable lines: from the workflow while it runs, from its history
     once closed, from the database after Temporal's retention."""
+    from loyalflow.config import get_settings
+    from loyalflow.support.runs import show_run
+
     view = _run(lambda c: show_run(c, get_settings(), workflow_id))
     console.print(f"{escape(view.workflow_id)}: {view.status} (trail from the {view.source})")
     for line in view.lines:
@@ -208,8 +223,13 @@ def runs_exit(
     by: Annotated[str, typer.Option(help="who asks (recorded)")],
 ) -> None:
     """End a running journey now, with a reason; audited with who did it."""
+    from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.service import RPCError
 
-    async def go(client: Client) -> str:
+    from loyalflow.config import get_settings
+    from loyalflow.support.runs import SupportError, exit_run
+
+    async def go(client: "Client") -> str:
         try:
             return await exit_run(client, get_settings(), workflow_id, reason, by)
         except (WorkflowUpdateFailedError, RPCError) as exc:
@@ -226,6 +246,9 @@ def runs_retry_send(
 ) -> None:
     """Re-send a failed message under a new message id (the failed row is kept and points to
     it); consent, suppression and quiet hours apply again. Audited with who did it."""
+    from loyalflow.config import get_settings
+    from loyalflow.support.resend import retry_send
+
     new_id, result = _run(lambda c: retry_send(c, get_settings(), message_id, by))
     reason = f": {result.reason}" if result.reason else ""
     console.print(f"message {message_id} re-sent as {new_id}: {result.status}{escape(reason)}")
@@ -241,7 +264,12 @@ def runs_ambiguous(
     """Messages whose attempt was interrupted while the provider may have had them (a worker
     killed mid-send): written off (LOYALFLOW_INTERRUPTED_SEND=write_off) or sent again (resend).
     Check with the member, or `runs retry-send` a written-off one deliberately."""
-    found = ambiguous_sends(get_settings().effective_database_url, limit)
+    from rich.table import Table
+
+    from loyalflow.cli.readers.support import read_ambiguous_sends
+    from loyalflow.config import get_settings
+
+    found = read_ambiguous_sends(get_settings().effective_database_url, limit)
     if as_json:
         console.print_json(data=[m.model_dump(mode="json") for m in found])
         return

@@ -1,4 +1,6 @@
-"""`loyalflow users add | list | disable`: the console's accounts (each change is audited)."""
+"""`loyalflow users add | list | disable`: the console's accounts (each change is audited).
+
+`users list` only reads: it goes through cli/readers (the database driver alone, no ORM)."""
 
 import json
 import sys
@@ -6,9 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
-
-from loyalflow.config import get_settings
 
 users_app = typer.Typer(help="Console users: add, list, disable.", no_args_is_help=True)
 console = Console()
@@ -32,6 +31,7 @@ def add(
 ) -> None:
     """Add a console user; the password is asked twice (or read from stdin) and stored as an
     Argon2id hash."""
+    from loyalflow.config import get_settings
     from loyalflow.console.accounts import AccountError, add_user, check_name
     from loyalflow.console.passwords import WeakPassword
 
@@ -50,9 +50,10 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="the users as JSON")] = False,
 ) -> None:
     """Console users, their role, language and whether they are disabled."""
-    from loyalflow.console.accounts import list_users
+    from loyalflow.cli.readers.support import read_users
+    from loyalflow.config import get_settings
 
-    users = list_users(get_settings().effective_database_url)
+    users = read_users(get_settings().effective_database_url)
     if as_json:
         rows = [
             {"name": u.name, "role": u.role, "locale": u.locale, "disabled": u.disabled}
@@ -60,6 +61,8 @@ def list_(
         ]
         print(json.dumps(rows))
         return
+    from rich.table import Table
+
     table = Table("name", "role", "language", "state")
     for u in users:
         table.add_row(u.name, u.role, u.locale or "browser", "disabled" if u.disabled else "active")
@@ -69,6 +72,7 @@ def list_(
 @users_app.command("disable")
 def disable(name: str) -> None:
     """Refuse the user's sign-ins from now on and end their sessions."""
+    from loyalflow.config import get_settings
     from loyalflow.console.accounts import AccountError, disable_user
 
     try:

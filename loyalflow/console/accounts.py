@@ -8,7 +8,6 @@ over its limit, no password is even checked: guessing on is pointless until the 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
 
 from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
@@ -17,27 +16,17 @@ from sqlmodel import col, select
 from loyalflow.config import Settings
 from loyalflow.console.audit import record
 from loyalflow.console.passwords import hash_password, needs_rehash, verify_password
+from loyalflow.console.user import ROLES, User
 from loyalflow.models.console_tables import ConsoleSession, ConsoleUser, LoginAttempt
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import utcnow
 
-Role = Literal["admin", "marketer", "support"]
-ROLES: tuple[Role, ...] = get_args(Role)
 # Names go into consent sources (`support:<name>`) and audit rows: plain and short.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,47}")
 
 
 class AccountError(ValueError):
     """A request an operator can fix; the message says how."""
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    role: Role
-    locale: str | None
-    disabled: bool
 
 
 def _user(row: ConsoleUser) -> User:

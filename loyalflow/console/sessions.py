@@ -11,8 +11,9 @@ from sqlalchemy import delete
 from sqlmodel import col, select
 
 from loyalflow.config import Settings
-from loyalflow.console.accounts import User, _user
+from loyalflow.console.accounts import _user
 from loyalflow.console.audit import record
+from loyalflow.console.user import User
 from loyalflow.models.console_tables import ConsoleSession, ConsoleUser
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import utcnow

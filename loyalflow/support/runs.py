@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
+from loyalflow.models.support_view import AmbiguousSend
 from loyalflow.models.tables import (
     Enrollment,
     JourneyStep,
@@ -217,19 +218,6 @@ async def exit_run(
         ),
     )
     return recorded
-
-
-class AmbiguousSend(BaseModel):
-    """A message the provider may have had when its attempt was interrupted."""
-
-    message_id: str
-    member_id: str
-    journey_id: str
-    step_id: str
-    channel: str
-    status: str  # failed (written off), or sent (re-sent, or its late outcome recorded)
-    handed_at: datetime  # the interrupted attempt's hand-over to the provider
-    reason: str | None
 
 
 def ambiguous_sends(url: str, limit: int = 200) -> list[AmbiguousSend]:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from loyalflow.analytics.engagement import EngagementRow, engagement_report
+from loyalflow.analytics.engagement import engagement_report
+from loyalflow.analytics.engagement_row import EngagementRow
 from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
 from loyalflow.members.engagement import record_hit

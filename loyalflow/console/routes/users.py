@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from loyalflow.console.accounts import ROLES, AccountError, add_user, disable_user, list_users
+from loyalflow.console.accounts import AccountError, add_user, disable_user, list_users
 from loyalflow.console.passwords import WeakPassword
 from loyalflow.console.rendering import PREFIX, page
 from loyalflow.console.sessions import Viewer
+from loyalflow.console.user import ROLES
 from loyalflow.console.web import Form, SettingsDep, checked_form, role
 
 router = APIRouter()
