@@ -11,11 +11,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from loyalflow.members.commit_batches import batch_until_commit
 from loyalflow.models.activity_tables import MemberActivityMonth
 from loyalflow.models.rollup_tables import table_of
 
@@ -29,6 +30,10 @@ class _Month:
     spent: Decimal = Decimal(0)
 
 
+class _Months(dict[tuple[str, int], _Month]):
+    """A batch's additions by (member, month)."""
+
+
 def month_of(at: datetime) -> int:
     """year * 12 + month of the instant in UTC (as `analytics.sql.month_index`)."""
     utc = at.astimezone(UTC)
@@ -39,21 +44,16 @@ def note_activity(
     session: Session, member_id: str, at: datetime, amount: Decimal | None = None
 ) -> None:
     """The member was active at `at`; `amount`: a purchase's (negative for a refund)."""
-    pending: dict[tuple[str, int], _Month] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = {}
-        event.listen(session, "before_commit", _write_pending)
+    pending = batch_until_commit(session, _PENDING, _Months, _write_pending)
     row = pending.setdefault((member_id, month_of(at)), _Month())
     if amount is not None:
         row.spent += amount
         row.purchases += 1 if amount >= 0 else 0
 
 
-def _write_pending(session: OrmSession) -> None:
-    pending: dict[tuple[str, int], _Month] | None = session.info.get(_PENDING)
+def _write_pending(session: OrmSession, pending: _Months) -> None:
     if not pending:
         return
-    session.info[_PENDING] = {}
     rows = [
         {"member_id": member_id, "month": month, "purchases": row.purchases, "spent": row.spent}
         for (member_id, month), row in sorted(pending.items())

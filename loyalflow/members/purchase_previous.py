@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from loyalflow.members.commit_batches import batch_until_commit
 from loyalflow.models.activity_tables import PurchasePrevious
 from loyalflow.models.rollup_tables import table_of
 
@@ -34,10 +35,7 @@ def note_order(
     session: Session, member_id: str, event_id: str, at: datetime, last_before: datetime | None
 ) -> None:
     """An order of the member at `at`; `last_before`: their `last_purchase_at` before it."""
-    pending: _Pending | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = _Pending()
-        event.listen(session, "before_commit", _write_pending)
+    pending = batch_until_commit(session, _PENDING, _Pending, _write_pending)
     in_order = last_before is None or last_before < at
     pending.rows.append(
         {
@@ -61,11 +59,9 @@ UPDATE purchase_previous SET previous_at = (
 WHERE member_id IN :members"""
 
 
-def _write_pending(session: OrmSession) -> None:
-    pending: _Pending | None = session.info.get(_PENDING)
-    if pending is None or not pending.rows:
+def _write_pending(session: OrmSession, pending: _Pending) -> None:
+    if not pending.rows:
         return
-    session.info[_PENDING] = _Pending()
     session.execute(sa.insert(purchase_previous), pending.rows)
     if pending.late_members:
         statement = text(_RECOMPUTE).bindparams(sa.bindparam("members", expanding=True))
