@@ -22,12 +22,13 @@ from loyalflow.console.web import SettingsDep
 
 router = APIRouter()
 VersionQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[0-9a-zA-Z._-]*$")]
+JourneyId = Annotated[str, Path(pattern=JOURNEY_ID, max_length=64)]
 
 
 @router.get("/journeys/{journey_id}", response_class=HTMLResponse)
 async def journey_page(
     request: Request,
-    journey_id: Annotated[str, Path(pattern=JOURNEY_ID, max_length=64)],
+    journey_id: JourneyId,
     viewer: Marketer,
     settings: SettingsDep,
     first: FromDay = None,
@@ -60,7 +61,7 @@ async def journey_page(
 @router.get("/journeys/{journey_id}/figures", response_class=HTMLResponse)
 async def journey_figures(
     request: Request,
-    journey_id: Annotated[str, Path(pattern=JOURNEY_ID, max_length=64)],
+    journey_id: JourneyId,
     viewer: Marketer,
     settings: SettingsDep,
     first: FromDay = None,
