@@ -5,7 +5,12 @@ only lays them out along each version's steps and adds versions together.
 """
 
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
+from typing import TypeVar
+
+from sqlalchemy import Connection
+from sqlmodel import Session
 
 from loyalflow.analytics.cohort import Cohort, goal_info
 from loyalflow.analytics.journey_funnel import VersionCounts, version_counts
@@ -18,10 +23,13 @@ from loyalflow.analytics.journey_models import (
     SendFunnel,
     StepFunnel,
 )
-from loyalflow.analytics.report_scope import report_scope
+from loyalflow.analytics.report_reads import DEFAULT_PARALLEL, report_reads
+from loyalflow.analytics.report_scope import JOURNEY_SETTINGS
 from loyalflow.analytics.send_funnel import SendCounts, SendKey, send_counts
 from loyalflow.models.journey import Journey, SendStep
 from loyalflow.models.tables import utcnow
+
+T = TypeVar("T")
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -125,12 +133,29 @@ def _add_sends(total: SendCounts, part: SendCounts) -> None:
     total.not_sent.update(part.not_sent)
 
 
-def journey_report(url: str, journey: Journey, period: ReportPeriod) -> JourneyReport:
+def _in_session(read: Callable[[Session], T]) -> Callable[[Connection], T]:
+    """`read` takes an ORM session: one on the reads' connection."""
+
+    def on(connection: Connection) -> T:
+        with Session(bind=connection) as session:
+            return read(session)
+
+    return on
+
+
+def journey_report(
+    url: str, journey: Journey, period: ReportPeriod, parallel: int = DEFAULT_PARALLEL
+) -> JourneyReport:
+    """The entries' figures and the sends' are read at once on PostgreSQL (`report_reads`: one
+    snapshot of the database for both)."""
     cohort = Cohort(journey.id, period)
-    with report_scope(url) as session:
-        by_version = version_counts(session, cohort, journey.goal)
-        sends: dict[SendKey, SendCounts] = send_counts(session, cohort)
-        definitions = version_definitions(session, journey, by_version)
+    with report_reads(url, parallel, JOURNEY_SETTINGS) as reads:
+        counted = reads.submit(_in_session(lambda s: version_counts(s, cohort, journey.goal)))
+        sent = reads.submit(_in_session(lambda s: send_counts(s, cohort)))
+        by_version = counted.result()
+        sends: dict[SendKey, SendCounts] = sent.result()
+        defined = reads.submit(_in_session(lambda s: version_definitions(s, journey, by_version)))
+        definitions = defined.result()
     newest_first = sorted(
         by_version, key=lambda v: (by_version[v].first_entry is not None, by_version[v].first_entry)
     )[::-1]

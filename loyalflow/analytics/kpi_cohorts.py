@@ -1,9 +1,10 @@
 """Retention by join-month cohort: of the members who joined in a month, the share active
 (a join, purchase or visit) in each later calendar month, up to the period end's month.
 
-Whole months are read from `member_activity_month` (kept by ingestion: one row per member and
-month with activity), a few rows per member rather than every event of the history. The period
-end's own month is read from the events up to the end, since the end may fall inside it.
+Whole months are read from `cohort_activity` (kept by ingestion: members per join month and
+month of activity), a few hundred rows rather than every member's months or events. The period
+end's own month is counted from the member rows (their last activity), since the end may fall
+inside it.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from loyalflow.analytics.kpi_models import CohortRow, CohortTable, Period
+from loyalflow.analytics.kpi_purchases import few_since
 from loyalflow.analytics.sql import (
     ACTIVITY_TYPES,
     event,
@@ -21,11 +23,11 @@ from loyalflow.analytics.sql import (
     month_index,
     month_label,
 )
-from loyalflow.models.activity_tables import MemberActivityMonth
+from loyalflow.models.activity_tables import CohortActivity
 from loyalflow.models.rollup_tables import table_of
 
 COHORT_MONTHS = 12
-activity_month = table_of(MemberActivityMonth)
+counts = table_of(CohortActivity)
 
 
 def cohort_table(
@@ -46,19 +48,36 @@ def cohort_table(
         )
     }
     active: dict[tuple[int, int], int] = {}
-    whole_months = (
-        sa.select(cohort.label("cohort"), activity_month.c.month, sa.func.count().label("members"))
-        .select_from(member.join(activity_month, activity_month.c.member_id == member.c.id))
-        .where(in_window, activity_month.c.month > first, activity_month.c.month < last)
-        .group_by(cohort, activity_month.c.month)
+    whole_months = sa.select(counts.c.cohort, counts.c.month, counts.c.members).where(
+        counts.c.cohort >= first,
+        counts.c.cohort <= last,
+        counts.c.month > first,
+        counts.c.month < last,
     )
-    for row in connection.execute(whole_months):
-        active[(int(row.cohort), int(row.month))] = int(row.members)
-    # The last month up to the end. With no activity since the end (a period up to now), a
-    # member was active in it exactly when their last activity is: their row answers. Else the
-    # members with an activity event in it (distinct first, from the index of a type's events
-    # by time), then their cohorts.
-    if _active_since(connection, period.end):
+    for cohort_of, month, members in connection.execute(whole_months):
+        active[(int(cohort_of), int(month))] = int(members)
+    # The last month up to the end: members whose last activity is in it, or later with an
+    # activity in it too (a probe of their events, for the few active since the end). When
+    # many were active since (a period long past), the month's activity events are read
+    # instead (distinct members first, from the index of a type's events by time).
+    if few_since(connection, member.c.last_activity_at, period.end):
+        active_in_month = (
+            sa.select(event.c.event_id)
+            .where(
+                event.c.member_id == member.c.id,
+                event.c.type.in_(ACTIVITY_TYPES),
+                event.c.occurred_at >= last_start,
+                event.c.occurred_at < period.end,
+            )
+            .exists()
+        )
+        rows_of: sa.FromClause = member
+        active_now = sa.and_(
+            in_window,
+            member.c.last_activity_at >= last_start,
+            sa.or_(member.c.last_activity_at < period.end, active_in_month),
+        )
+    else:
         active_last = (
             sa.select(event.c.member_id)
             .where(
@@ -69,11 +88,8 @@ def cohort_table(
             .distinct()
             .subquery()
         )
-        rows_of: sa.FromClause = member.join(active_last, active_last.c.member_id == member.c.id)
+        rows_of = member.join(active_last, active_last.c.member_id == member.c.id)
         active_now = in_window
-    else:
-        rows_of = member
-        active_now = sa.and_(in_window, member.c.last_activity_at >= last_start)
     last_month = (
         sa.select(cohort.label("cohort"), sa.func.count().label("members"))
         .select_from(rows_of)
@@ -94,11 +110,6 @@ def cohort_table(
         if sizes.get(index)
     ]
     return CohortTable(months=months, rows=rows)
-
-
-def _active_since(connection: Connection, at: datetime) -> bool:
-    later = sa.select(member.c.id).where(member.c.last_activity_at >= at).limit(1)
-    return connection.execute(later).first() is not None
 
 
 def _month_start(index: int) -> datetime:

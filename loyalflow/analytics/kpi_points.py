@@ -7,13 +7,14 @@ earned points (less issued) and positive when a cancelled redemption gives point
 redeemed).
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.sql.expression import ColumnElement
 
-from loyalflow.analytics.kpi_models import BuyerBehaviour, Period, PointsKpis
+from loyalflow.analytics.kpi_models import BuyerBehaviour, Period, PointsKpis, PurchaseKpis
 from loyalflow.analytics.sql import (
     amount,
     event,
@@ -101,61 +102,69 @@ def points_kpis(
     return figures
 
 
-def redeemer_behaviour(
-    connection: Connection, period: Period, members: int
-) -> tuple[BuyerBehaviour, BuyerBehaviour]:
-    """(redeeming, not redeeming) members: a redemption in the period or none. `members`: all
-    members at the period end."""
+@dataclass(frozen=True)
+class RedeemerRows:
+    """The period's orders, revenue and buyers among the members who redeemed in it."""
+
+    members: int
+    buyers: int
+    orders: int
+    revenue: Decimal
+
+
+def redeemer_rows(connection: Connection, period: Period) -> RedeemerRows:
+    """Read from the redeemers' purchases alone (a few percent of the members): the others'
+    figures are the period's totals less these (`redeemer_behaviour`), so nothing is grouped
+    per member over every order of the period."""
     redeemers = (
         sa.select(ledger.c.member_id)
         .where(_kind == "redeemed", ledger.c.at >= period.start, ledger.c.at < period.end)
         .distinct()
-        .subquery()
+        .cte()
+        .prefix_with("MATERIALIZED")
     )
-    bought = (
+    row = connection.execute(
         sa.select(
-            event.c.member_id,
             sa.func.sum(sa.case((amount() >= 0, 1), else_=0)).label("orders"),
             sa.func.sum(amount()).label("revenue"),
+            sa.func.count(sa.distinct(sa.case((amount() >= 0, event.c.member_id)))).label("buyers"),
         )
+        .select_from(event.join(redeemers, redeemers.c.member_id == event.c.member_id))
         .where(
             event.c.type == "purchase",
             event.c.occurred_at >= period.start,
             event.c.occurred_at < period.end,
         )
-        .group_by(event.c.member_id)
-        .subquery()
-    )
-    redeeming = (redeemers.c.member_id.is_not(None)).label("redeeming")
-    rows = {
-        bool(row.redeeming): row
-        for row in connection.execute(
-            sa.select(
-                redeeming,
-                sa.func.sum(sa.case((bought.c.orders > 0, 1), else_=0)).label("buyers"),
-                sa.func.sum(bought.c.orders).label("orders"),
-                sa.func.sum(bought.c.revenue).label("revenue"),
-            )
-            .select_from(bought.outerjoin(redeemers, redeemers.c.member_id == bought.c.member_id))
-            .group_by(redeeming)
-        )
-    }
-    redeeming_members = int(
-        connection.execute(sa.select(sa.func.count()).select_from(redeemers)).scalar_one()
+    ).one()
+    members = connection.execute(sa.select(sa.func.count()).select_from(redeemers)).scalar_one()
+    return RedeemerRows(
+        members=int(members),
+        buyers=int(row.buyers or 0),
+        orders=int(row.orders or 0),
+        revenue=money(row.revenue),
     )
 
-    def behaviour(flag: bool, count: int) -> BuyerBehaviour:
-        row = rows.get(flag)
-        orders = int(row.orders or 0) if row else 0
-        buyers = int(row.buyers or 0) if row else 0
-        revenue = money(row.revenue) if row else money(0)
-        return BuyerBehaviour(
-            members=count,
-            purchasers=buyers,
-            orders=orders,
-            revenue=revenue,
-            average_order_value=money_ratio(revenue, orders),
-            purchase_frequency=ratio(orders, buyers),
-        )
 
-    return behaviour(True, redeeming_members), behaviour(False, members - redeeming_members)
+def redeemer_behaviour(
+    redeeming: RedeemerRows, members: int, everyone: PurchaseKpis
+) -> tuple[BuyerBehaviour, BuyerBehaviour]:
+    """(redeeming, not redeeming) members: a redemption in the period or none. `members`: all
+    members at the period end; `everyone`: the period's purchase figures of all of them."""
+    not_redeeming = RedeemerRows(
+        members=members - redeeming.members,
+        buyers=everyone.purchasers - redeeming.buyers,
+        orders=everyone.orders - redeeming.orders,
+        revenue=everyone.revenue - redeeming.revenue,
+    )
+    return _behaviour(redeeming), _behaviour(not_redeeming)
+
+
+def _behaviour(rows: RedeemerRows) -> BuyerBehaviour:
+    return BuyerBehaviour(
+        members=rows.members,
+        purchasers=rows.buyers,
+        orders=rows.orders,
+        revenue=rows.revenue,
+        average_order_value=money_ratio(rows.revenue, rows.orders),
+        purchase_frequency=ratio(rows.orders, rows.buyers),
+    )

@@ -22,6 +22,10 @@ from loyalflow.analytics.sql import (
     money_ratio,
     ratio,
 )
+from loyalflow.models.activity_tables import PurchasePrevious
+from loyalflow.models.rollup_tables import table_of
+
+previous = table_of(PurchasePrevious)
 
 CLV_WINDOW = timedelta(days=365)
 
@@ -50,9 +54,10 @@ def purchase_kpis(
     connection: Connection, period: Period, members: dict[str, int], by: str | None
 ) -> dict[str, PurchaseKpis]:
     """`members`: each group's total at the period end (the denominator per member)."""
-    # Up to now (no order since the end), a member bought in the period exactly when their
-    # last order is in it: their row counts them, not a DISTINCT over the period's orders.
-    from_rows = not ordered_since(connection, period.end)
+    # A member bought in the period when their last order is in it, or when it is later and
+    # they have an order in it too: counted from the member rows (no DISTINCT over the period's
+    # orders) unless many members bought since the end (a period long past).
+    from_rows = few_since(connection, member.c.last_purchase_at, period.end)
     in_period = {
         row.g: row
         for row in connection.execute(
@@ -60,7 +65,7 @@ def purchase_kpis(
         )
     }
     buyers_of = (
-        _buyers_from_rows(connection, by, period.start)
+        _buyers_from_rows(connection, by, period)
         if from_rows
         else {key: int(row.buyers or 0) for key, row in in_period.items()}
     )
@@ -111,15 +116,43 @@ def ordered_since(connection: Connection, at: datetime) -> bool:
     return connection.execute(later).first() is not None
 
 
-def _buyers_from_rows(connection: Connection, by: str | None, start: datetime) -> dict[str, int]:
-    """Members per group whose last order is at `start` or later."""
+# Members who acted since a period's end that the report checks one by one (an index probe
+# each) rather than reading the period's events once.
+FEW_SINCE = 50_000
+
+
+def few_since(connection: Connection, last: sa.Column[Any], end: datetime) -> bool:
+    """At most FEW_SINCE members have `last` (an indexed time on the member row) at or after
+    `end`: counted from the index, stopping past the bound."""
+    later = sa.select(member.c.id).where(last >= end).limit(FEW_SINCE + 1).subquery()
+    counted = connection.execute(sa.select(sa.func.count()).select_from(later)).scalar_one()
+    return int(counted) <= FEW_SINCE
+
+
+def _buyers_from_rows(connection: Connection, by: str | None, period: Period) -> dict[str, int]:
+    """Members per group with an order in the period: their last order is in it (counted from
+    its index), or later and they have one in it too (a probe of their orders, for the few who
+    bought since the end)."""
     group = group_column(by).label("g")
-    query = (
-        sa.select(group, sa.func.count().label("buyers"))
-        .where(member.c.last_purchase_at >= start)
-        .group_by(group)
+    ordered_in_period = (
+        sa.select(previous.c.event_id)
+        .where(
+            previous.c.member_id == member.c.id,
+            previous.c.occurred_at >= period.start,
+            previous.c.occurred_at < period.end,
+        )
+        .exists()
     )
-    return {row.g: int(row.buyers) for row in connection.execute(query)}
+    last_in_period = sa.and_(
+        member.c.last_purchase_at >= period.start, member.c.last_purchase_at < period.end
+    )
+    bought_again = sa.and_(member.c.last_purchase_at >= period.end, ordered_in_period)
+    buyers: dict[str, int] = {}
+    for condition in (last_in_period, bought_again):
+        query = sa.select(group, sa.func.count().label("buyers")).where(condition).group_by(group)
+        for row in connection.execute(query):
+            buyers[row.g] = buyers.get(row.g, 0) + int(row.buyers)
+    return buyers
 
 
 def aov_by_tier(connection: Connection, period: Period) -> list[TierAov]:

@@ -2,9 +2,10 @@
 3 months, 3 to 6 months, longer), frequency and monetary quintiles (NTILE(5), ties split by
 member id) over the members with a purchase; members per cell and their moves between the two.
 
-The state at an instant is today's member row corrected by the purchases since (as in
-`kpi_members`), and for members who bought since, their last order before it from
-`purchase_previous`; both cells come from one query, grouped by (cell at start, cell at end).
+The state at an instant is, for members who bought since, the state their first order since
+records (`purchase_previous`), else today's member row; refunds since are taken back. Both
+instants' cells come from one pass over the member table, grouped by (cell at start, cell at
+end), and the quintiles from `quintiles` (no sort of every buyer).
 """
 
 from collections import Counter
@@ -13,11 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
+from sqlalchemy.sql.expression import ColumnElement
 
-from loyalflow.analytics.kpi_members import purchases_since
 from loyalflow.analytics.kpi_models import Period, RfmCell, RfmKey, RfmKpis, RfmMove
 from loyalflow.analytics.kpi_purchases import ordered_since
-from loyalflow.analytics.sql import joined, member, months_before
+from loyalflow.analytics.quintiles import Ranked, quintile
+from loyalflow.analytics.sql import event, joined, member, months_before
 from loyalflow.models.activity_tables import PurchasePrevious
 from loyalflow.models.rollup_tables import table_of
 from loyalflow.models.tables import UTCDateTime
@@ -25,76 +27,143 @@ from loyalflow.models.tables import UTCDateTime
 previous = table_of(PurchasePrevious)
 
 
-def _cells(at: datetime, bought_since: bool) -> sa.Subquery:
-    """`bought_since`: some member bought at `at` or later (else no history is read)."""
-    later = purchases_since(at)
-    orders = member.c.purchase_count - sa.func.coalesce(later.c.orders, 0)
-    spent = member.c.total_spent - sa.func.coalesce(later.c.spent, 0)
-    # For members who bought again since `at`: their last order before it, the previous order
-    # of their first order since (`purchase_previous`, kept by ingestion; only that first one
-    # has a previous order before `at`). Read from its index by time (MATERIALIZED: read
-    # first, then grouped; orders at the same instant share their previous one).
-    six_months = months_before(at, 6)
+Joins = list[tuple[sa.FromClause, ColumnElement[bool]]]
+
+
+def _state_at(at: datetime, bought_since: bool) -> tuple[Joins, dict[str, Any]]:
+    """(rows to outer-join to the member table, columns): the member's orders, net spend and last
+    order at `at`; `bought_since`: some member bought at `at` or later (else no order is read).
+
+    A member who bought since `at` was, at `at`, in the state their first order since records
+    (`purchase_previous`, kept by ingestion: previous order, orders and spend before it), less
+    the refunds between `at` and that order; one who did not is today's member row, less the
+    refunds since `at`. Orders are read from the index by time, the refunds (a few
+    percent of purchases) from the events' index by type and time; nothing is summed per member over the
+    orders since `at`."""
     firsts = (
-        sa.select(previous.c.member_id, previous.c.previous_at)
+        sa.select(
+            previous.c.member_id,
+            previous.c.occurred_at,
+            previous.c.previous_at,
+            previous.c.orders_before,
+            previous.c.spent_before,
+        )
         .where(
             previous.c.occurred_at >= at,
-            previous.c.previous_at < at,
+            sa.or_(previous.c.previous_at < at, previous.c.previous_at.is_(None)),
             sa.literal(bought_since),
         )
         .cte()
         .prefix_with("MATERIALIZED")
     )
-    recent = (
-        sa.select(firsts.c.member_id, sa.func.max(firsts.c.previous_at).label("last"))
-        .group_by(firsts.c.member_id)
-        .subquery()
-    )
-    last = sa.type_coerce(
-        sa.case(
-            (member.c.last_purchase_at < at, member.c.last_purchase_at),
-            (member.c.last_purchase_at >= at, recent.c.last),
-        ),
-        UTCDateTime(),
-    )
-    state = (
+    # Orders at the same instant share their state before: one row per member.
+    first = (
         sa.select(
-            member.c.id,
-            last.label("last"),
-            orders.label("orders"),
-            spent.label("spent"),
+            firsts.c.member_id,
+            sa.func.min(firsts.c.occurred_at).label("at"),
+            sa.func.max(firsts.c.previous_at).label("last"),
+            sa.func.max(firsts.c.orders_before).label("orders"),
+            sa.func.max(firsts.c.spent_before).label("spent"),
         )
-        .select_from(
-            member.outerjoin(later, later.c.member_id == member.c.id).outerjoin(
-                recent, recent.c.member_id == member.c.id
-            )
-        )
-        .where(joined() < at, orders >= 1)
+        .group_by(firsts.c.member_id)
+        .cte()
+        .prefix_with("MATERIALIZED")
+    )
+    refunds = (
+        sa.select(event.c.member_id, event.c.occurred_at, event.c.amount)
+        .where(event.c.type == "purchase", event.c.occurred_at >= at, event.c.amount < 0)
         .subquery()
     )
-    last_purchase = sa.type_coerce(state.c.last, UTCDateTime())
-    recency = sa.case(
+    refunded = (
+        sa.select(refunds.c.member_id, sa.func.sum(refunds.c.amount).label("amount"))
+        .select_from(refunds.outerjoin(first, first.c.member_id == refunds.c.member_id))
+        .where(sa.or_(first.c.at.is_(None), refunds.c.occurred_at < first.c.at))
+        .group_by(refunds.c.member_id)
+        .subquery()
+    )
+    bought = first.c.member_id.is_not(None)
+    columns = {
+        "orders": sa.case((bought, first.c.orders), else_=member.c.purchase_count),
+        "spent": sa.case((bought, first.c.spent), else_=member.c.total_spent)
+        - sa.func.coalesce(refunded.c.amount, 0),
+        "last": sa.case((bought, first.c.last), else_=member.c.last_purchase_at),
+    }
+    joins: Joins = [
+        (first, first.c.member_id == member.c.id),
+        (refunded, refunded.c.member_id == member.c.id),
+    ]
+    return joins, columns
+
+
+def _recency(last: ColumnElement[Any], at: datetime) -> ColumnElement[Any]:
+    last_purchase = sa.type_coerce(last, UTCDateTime())
+    return sa.case(
+        (last.is_(None), sa.null()),
         (last_purchase > months_before(at, 3), "<3m"),
-        (last_purchase > six_months, "3-6m"),
+        (last_purchase > months_before(at, 6), "3-6m"),
         else_=">6m",
     )
-    return sa.select(
-        state.c.id,
-        recency.label("recency"),
-        sa.func.ntile(5).over(order_by=(state.c.orders, state.c.id)).label("f"),
-        sa.func.ntile(5).over(order_by=(state.c.spent, state.c.id)).label("m"),
-    ).subquery()
+
+
+def _moves_query(
+    period: Period, bought_since_start: bool, bought_since_end: bool
+) -> sa.Select[Any]:
+    """(cell at the end, cell at the start: NULLs when not a buyer then, members): one pass over
+    the member table for both instants, quintiles without sorting the buyers (`quintiles`)."""
+    start_joins, at_start = _state_at(period.start, bought_since_start)
+    end_joins, at_end = _state_at(period.end, bought_since_end)
+    source: sa.FromClause = member  # both instants' corrections, joined to one member scan
+    for table, condition in start_joins + end_joins:
+        source = source.outerjoin(table, condition)
+    buyer_then = sa.and_(joined() < period.start, at_start["orders"] >= 1)
+    state = (
+        sa.select(
+            member.c.id.label("id"),
+            at_end["orders"].label("orders_end"),
+            at_end["spent"].label("spent_end"),
+            at_end["last"].label("last_end"),
+            sa.case((buyer_then, at_start["orders"])).label("orders_start"),
+            sa.case((buyer_then, at_start["spent"])).label("spent_start"),
+            sa.case((buyer_then, at_start["last"])).label("last_start"),
+        )
+        .select_from(source)
+        .where(joined() < period.end, at_end["orders"] >= 1)
+        .cte("rfm_state")
+        .prefix_with("MATERIALIZED")
+    )
+    c = state.c
+    quintiles = {
+        name: quintile(state, Ranked(value=value, row_id=c.id, key=key), f"rfm_{name}")
+        for name, value, key in (
+            ("f_end", c.orders_end, c.orders_end),
+            ("m_end", c.spent_end, sa.cast(c.spent_end, sa.Integer())),
+            ("f_start", c.orders_start, c.orders_start),
+            ("m_start", c.spent_start, sa.cast(c.spent_start, sa.Integer())),
+        )
+    }
+    source_of_cells: sa.FromClause = state
+    for each in quintiles.values():
+        source_of_cells = each.join_to(source_of_cells)
+    keys = (
+        _recency(c.last_end, period.end).label("recency_end"),
+        quintiles["f_end"].bucket.label("f_end"),
+        quintiles["m_end"].bucket.label("m_end"),
+        _recency(c.last_start, period.start).label("recency_start"),
+        quintiles["f_start"].bucket.label("f_start"),
+        quintiles["m_start"].bucket.label("m_start"),
+    )
+    cells = sa.select(*keys).select_from(source_of_cells).subquery("rfm_cells")
+    grouped = [cells.c[key.name] for key in keys]
+    return sa.select(*grouped, sa.func.count().label("members")).group_by(*grouped)
 
 
 def rfm_kpis(connection: Connection, period: Period) -> RfmKpis:
-    before = _cells(period.start, ordered_since(connection, period.start))
-    after = _cells(period.end, ordered_since(connection, period.end))
-    keys = (after.c.recency, after.c.f, after.c.m, before.c.recency, before.c.f, before.c.m)
-    rows = connection.execute(
-        sa.select(*keys, sa.func.count().label("members"))
-        .select_from(after.outerjoin(before, before.c.id == after.c.id))
-        .group_by(*keys)
-    ).all()
+    query = _moves_query(
+        period,
+        ordered_since(connection, period.start),
+        ordered_since(connection, period.end),
+    )
+    rows = connection.execute(query).all()
     start: Counter[RfmKey] = Counter()
     end: Counter[RfmKey] = Counter()
     moves: list[RfmMove] = []

@@ -1,9 +1,10 @@
-"""The program KPI report: one read-only transaction, every figure aggregated in SQL by the
-`kpi_*` modules, assembled into a `KpiReport`."""
+"""The program KPI report: every figure aggregated in SQL by the `kpi_*` modules, read from one
+snapshot of the database (several sections at once on PostgreSQL: `report_reads`), assembled
+into a `KpiReport`."""
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from loyalflow.analytics.kpi_cohorts import cohort_table
 from loyalflow.analytics.kpi_members import bucket_bounds, empty_member_kpis, member_kpis
@@ -16,45 +17,50 @@ from loyalflow.analytics.kpi_models import (
     RedeemerComparison,
 )
 from loyalflow.analytics.kpi_period import default_period
-from loyalflow.analytics.kpi_points import points_kpis, redeemer_behaviour
+from loyalflow.analytics.kpi_points import points_kpis, redeemer_behaviour, redeemer_rows
 from loyalflow.analytics.kpi_purchases import aov_by_tier, empty_purchase_kpis, purchase_kpis
 from loyalflow.analytics.kpi_rfm import rfm_kpis
 from loyalflow.analytics.kpi_tiers import tier_kpis
+from loyalflow.analytics.report_reads import DEFAULT_PARALLEL, report_reads
 from loyalflow.analytics.sql import NO_GROUP
-from loyalflow.models.db import read_scope
 from loyalflow.rules.loyalty import LoyaltyRules
-
-REPORT_WORK_MEM = "256MB"
 
 
 def kpi_report(
-    url: str, rules: LoyaltyRules, period: Period | None = None, by: GroupBy | None = None
+    url: str,
+    rules: LoyaltyRules,
+    period: Period | None = None,
+    by: GroupBy | None = None,
+    parallel: int = DEFAULT_PARALLEL,
 ) -> KpiReport:
-    period = period or default_period()
-    with read_scope(url) as session:
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            # The cohort table's and RFM's groupings hash millions of rows at 1M members; in the
-            # default 4 MB they spill to disk. For this read-only transaction only.
-            connection.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
-        overall = _figures(connection, period, rules, None)[NO_GROUP]
-        groups = [
-            KpiGroup(key=key, figures=figures)
-            for key, figures in (_figures(connection, period, rules, by) if by else {}).items()
-        ]
-        redeeming, not_redeeming = redeemer_behaviour(connection, period, overall.members.total)
+    """`parallel`: sections read at once (PostgreSQL; SQLite reads them one after another)."""
+    at = period or default_period()
+    levels = [level.name for level in rules.tiers.levels]
+    with report_reads(url, parallel) as reads:
+        # The longest first, so that the short ones fill the other connections meanwhile.
+        rfm = reads.submit(lambda c: rfm_kpis(c, at))
+        cohorts = reads.submit(lambda c: cohort_table(c, at))
+        overall = reads.submit(lambda c: _figures(c, at, rules, None)[NO_GROUP])
+        grouped = reads.submit(lambda c: _figures(c, at, rules, by) if by else {})
+        redeemers = reads.submit(lambda c: redeemer_rows(c, at))
+        aov = reads.submit(lambda c: aov_by_tier(c, at))
+        tiers = reads.submit(lambda c: tier_kpis(c, at, levels))
+        figures = overall.result()
+        redeeming, not_redeeming = redeemer_behaviour(
+            redeemers.result(), figures.members.total, figures.purchases
+        )
         return KpiReport(
-            period=period,
+            period=at,
             by=by,
             currency=rules.currency,
             generated_at=datetime.now(UTC),
-            overall=overall,
-            groups=groups,
-            aov_by_tier=aov_by_tier(connection, period),
+            overall=figures,
+            groups=[KpiGroup(key=key, figures=f) for key, f in grouped.result().items()],
+            aov_by_tier=aov.result(),
             redeemers=RedeemerComparison(redeeming=redeeming, not_redeeming=not_redeeming),
-            tiers=tier_kpis(connection, period, [level.name for level in rules.tiers.levels]),
-            cohorts=cohort_table(connection, period),
-            rfm=rfm_kpis(connection, period),
+            tiers=tiers.result(),
+            cohorts=cohorts.result(),
+            rfm=rfm.result(),
         )
 
 

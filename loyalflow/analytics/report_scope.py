@@ -16,13 +16,13 @@ from loyalflow.models.db import read_scope
 
 # Each report query sorts or hashes one row per entry or message of the cohort (tens of thousands
 # for a month at 1,000,000 members): PostgreSQL's default 4 MB spilled those sorts to disk.
-WORK_MEM = "64MB"
+JOURNEY_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 
 
 @contextmanager
 def report_scope(url: str) -> Iterator[Session]:
     with read_scope(url) as session:
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SET LOCAL jit = off"))
-            session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+            for name, value in JOURNEY_SETTINGS.items():
+                session.execute(text(f"SET LOCAL {name} = '{value}'"))
         yield session

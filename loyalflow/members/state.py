@@ -66,6 +66,7 @@ def apply_event(
     points_before = member.points
 
     if event.type == "member.joined" and member.joined_at is None:
+        activity_months.note_cohort_move(session, member.id, member.created_at, at)
         member.joined_at = at
     elif event.type == "purchase":
         derived += _purchase(session, member, event, rules)
@@ -155,6 +156,9 @@ def _purchase(session: Session, member: Member, event: Event, rules: LoyaltyRule
     _ledger(session, member, event, rules, kind, points, promotion)
     member.total_spent = money(member.total_spent) + amount
     if amount < 0:  # a refund: money and points go back, it is not another purchase
+        purchase_previous.note_refund(
+            session, member.id, event.occurred_at, member.last_purchase_at
+        )
         return []
     member.purchase_count += 1
     purchase_previous.note_order(

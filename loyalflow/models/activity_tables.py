@@ -30,17 +30,40 @@ class MemberActivityMonth(SQLModel, table=True):
     spent: Decimal = Field(default=Decimal(0), max_digits=20, decimal_places=2)
 
 
+class CohortActivity(SQLModel, table=True):
+    """Members of a join-month cohort with activity in a month: `member_activity_month` counted
+    by (the member's join month, month). The KPI report's cohort table reads its whole months
+    here, a few hundred rows, instead of every cohort member's months. Kept by ingestion with
+    the activity months (a row's first activity in a month adds one; a member's join month
+    that a late `member.joined` moves carries their months along)."""
+
+    __tablename__ = "cohort_activity"
+
+    # year * 12 + month, as `analytics.sql.month_index`: of joining (else of creation), of activity
+    cohort: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
+    month: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
+    members: int = Field(sa_column=Column(Integer(), nullable=False))
+
+
 class PurchasePrevious(SQLModel, table=True):
-    """Each order (a purchase event with a non-negative amount) with the time of the member's
-    previous order, strictly earlier (NULL for their first): RFM's recency at an instant T reads,
-    for a member who bought since T, the `previous_at` of their first order since T, instead of
-    their whole history before T. Kept by ingestion (members/purchase_previous.py), late orders
+    """Each order (a purchase event with a non-negative amount) with the member's state strictly
+    before its instant: the time of their previous order (NULL for their first), their orders and
+    their net spend (refunds included). RFM's state at an instant T reads, for a member who
+    bought since T, the row of their first order since T, instead of their whole history since
+    (or before) T. Kept by ingestion (members/purchase_previous.py); late orders and refunds
     included (the member's rows are recomputed then)."""
 
     __tablename__ = "purchase_previous"
-    # RFM reads the orders since an instant, with their member and previous order: index-only.
+    # RFM reads the orders since an instant with the state before each: index-only.
     __table_args__ = (
-        Index("ix_purchase_previous_time", "occurred_at", "member_id", "previous_at"),
+        Index(
+            "ix_purchase_previous_state",
+            "occurred_at",
+            "member_id",
+            "previous_at",
+            "orders_before",
+            "spent_before",
+        ),
         Index("ix_purchase_previous_member", "member_id", "occurred_at"),
     )
 
@@ -50,3 +73,5 @@ class PurchasePrevious(SQLModel, table=True):
     )
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     previous_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    orders_before: int = Field(default=0, sa_column=Column(Integer(), nullable=False))
+    spent_before: Decimal = Field(default=Decimal(0), max_digits=20, decimal_places=2)

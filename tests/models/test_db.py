@@ -29,6 +29,7 @@ from tests.conftest import unique_member_id
 TABLES = {
     "member",
     "member_activity_month",
+    "cohort_activity",
     "purchase_previous",
     "anonymous_alias",
     "anonymous_event",
