@@ -183,6 +183,8 @@ class EventIn(BaseModel):
     )
     properties: JsonObject = Field(
         default_factory=dict,
+        # An event without properties is checked too: `points.adjusted` must not lack `points`.
+        validate_default=True,
         description=(
             f"by type: `purchase` takes `amount`, a number between -{MAX_AMOUNT} and "
             f"{MAX_AMOUNT} (negative: a refund); `points.adjusted` requires `points`, an integer "

@@ -41,6 +41,25 @@ def test_numbers_past_their_limit_are_422_naming_field_and_limit(
     assert member(client, known_member)["points"] == 0
 
 
+@pytest.mark.parametrize("type", ["points.adjusted", "consent.updated"])
+def test_an_event_without_the_properties_its_type_requires_is_422(
+    client: TestClient, known_member: str, type: str
+) -> None:
+    """With no `properties` at all (a 500 before: the checks only ran on properties sent)."""
+    event = {
+        "event_id": f"bare-{type}-{known_member}",
+        "member_id": known_member,
+        "type": type,
+        "occurred_at": "2026-03-01T10:00:00Z",
+    }
+    response = client.post("/events", json=event)
+
+    assert response.status_code == 422, response.text
+    assert error_locs(response) == [["body", "properties"]]
+    assert "properties." in error_messages(response)
+    assert member(client, known_member)["points"] == 0
+
+
 def test_the_largest_accepted_numbers_are_stored_exactly(
     client: TestClient, known_member: str
 ) -> None:
