@@ -40,45 +40,42 @@ def _state_at(at: datetime, bought_since: bool) -> tuple[Joins, dict[str, Any]]:
     refunds since `at`. Orders are read from the index by time, the refunds (a few
     percent of purchases) from the events' index by type and time; nothing is summed per member over the
     orders since `at`."""
-    firsts = (
-        sa.select(
-            previous.c.member_id,
-            previous.c.occurred_at,
-            previous.c.previous_at,
-            previous.c.orders_before,
-            previous.c.spent_before,
-        )
-        .where(
-            previous.c.occurred_at >= at,
-            sa.or_(previous.c.previous_at < at, previous.c.previous_at.is_(None)),
-            sa.literal(bought_since),
-        )
-        .cte()
-        .prefix_with("MATERIALIZED")
+    # One row per member (orders at the same instant share their state before), grouped from
+    # the index by time; not a CTE, so that the planner estimates its size from the table's
+    # statistics and hashes it rather than the member table.
+    firsts = sa.and_(
+        previous.c.occurred_at >= at,
+        sa.or_(previous.c.previous_at < at, previous.c.previous_at.is_(None)),
+        sa.literal(bought_since),
     )
-    # Orders at the same instant share their state before: one row per member.
     first = (
         sa.select(
-            firsts.c.member_id,
-            sa.func.min(firsts.c.occurred_at).label("at"),
-            sa.func.max(firsts.c.previous_at).label("last"),
-            sa.func.max(firsts.c.orders_before).label("orders"),
-            sa.func.max(firsts.c.spent_before).label("spent"),
+            previous.c.member_id,
+            sa.func.max(previous.c.previous_at).label("last"),
+            sa.func.max(previous.c.orders_before).label("orders"),
+            sa.func.max(previous.c.spent_before).label("spent"),
         )
-        .group_by(firsts.c.member_id)
-        .cte()
-        .prefix_with("MATERIALIZED")
-    )
-    refunds = (
-        sa.select(event.c.member_id, event.c.occurred_at, event.c.amount)
-        .where(event.c.type == "purchase", event.c.occurred_at >= at, event.c.amount < 0)
+        .where(firsts)
+        .group_by(previous.c.member_id)
         .subquery()
     )
+    # Refunds since `at` and before the member's first order since (if any): the refunds are
+    # few, each looks up that order in the member's own rows.
+    later = previous.alias("later")
+    first_order_since = (
+        sa.select(sa.func.min(later.c.occurred_at))
+        .where(later.c.member_id == event.c.member_id, later.c.occurred_at >= at)
+        .scalar_subquery()
+    )
     refunded = (
-        sa.select(refunds.c.member_id, sa.func.sum(refunds.c.amount).label("amount"))
-        .select_from(refunds.outerjoin(first, first.c.member_id == refunds.c.member_id))
-        .where(sa.or_(first.c.at.is_(None), refunds.c.occurred_at < first.c.at))
-        .group_by(refunds.c.member_id)
+        sa.select(event.c.member_id, sa.func.sum(event.c.amount).label("amount"))
+        .where(
+            event.c.type == "purchase",
+            event.c.occurred_at >= at,
+            event.c.amount < 0,
+            sa.or_(first_order_since.is_(None), event.c.occurred_at < first_order_since),
+        )
+        .group_by(event.c.member_id)
         .subquery()
     )
     bought = first.c.member_id.is_not(None)
@@ -132,13 +129,20 @@ def _moves_query(
         .prefix_with("MATERIALIZED")
     )
     c = state.c
+
+    def by_orders(orders: ColumnElement[Any]) -> Ranked:
+        return Ranked(value=orders, row_id=c.id, key=orders)
+
+    def by_spend(spent: ColumnElement[Any]) -> Ranked:
+        return Ranked(value=spent, row_id=c.id, key=sa.cast(spent, sa.Integer()))
+
     quintiles = {
-        name: quintile(state, Ranked(value=value, row_id=c.id, key=key), f"rfm_{name}")
-        for name, value, key in (
-            ("f_end", c.orders_end, c.orders_end),
-            ("m_end", c.spent_end, sa.cast(c.spent_end, sa.Integer())),
-            ("f_start", c.orders_start, c.orders_start),
-            ("m_start", c.spent_start, sa.cast(c.spent_start, sa.Integer())),
+        name: quintile(state, ranked, f"rfm_{name}")
+        for name, ranked in (
+            ("f_end", by_orders(c.orders_end)),
+            ("m_end", by_spend(c.spent_end)),
+            ("f_start", by_orders(c.orders_start)),
+            ("m_start", by_spend(c.spent_start)),
         )
     }
     source_of_cells: sa.FromClause = state
