@@ -132,7 +132,11 @@ class Simulation:
         `route=False` is a backfill of history, like `loyalflow import events --no-route`."""
         if not events:
             return []
-        stored = store_events(self.url, events, self.rules, self.event_types)
+        # In a thread, as the API does: this event loop also runs a worker, whose journeys (the
+        # day's timers fire while the clock runs in real time) must not stall behind the write.
+        stored = await asyncio.to_thread(
+            store_events, self.url, events, self.rules, self.event_types
+        )
         new = [s.event for s in stored if not s.duplicate]
         if route and new:
             await route_events(self.client, self.settings, new)
