@@ -11,13 +11,11 @@ hold all day. A snapshot is fresh when it was computed after its period ended, o
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 
 from loyalflow.analytics.kpi_models import GroupBy, KpiReport, Period
 from loyalflow.analytics.kpis import kpi_report
-from loyalflow.models.db import read_scope, session_scope
+from loyalflow.models.db import read_scope, session_scope, upsert_into
 from loyalflow.models.rollup_tables import table_of
 from loyalflow.models.snapshot_tables import NO_GROUPING, KpiSnapshot
 from loyalflow.rules.loyalty import LoyaltyRules
@@ -76,9 +74,7 @@ def save_snapshot(url: str, report: KpiReport) -> Snapshot:
         "report": report.model_dump_json(),
     }
     with session_scope(url) as session:
-        dialect = session.connection().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(snapshots).values(**values)
+        statement = upsert_into(session.connection().dialect.name, snapshots).values(**values)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["period_start", "period_end", "grouping"],

@@ -20,19 +20,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 from loyalflow.members.commit_batches import batch_until_commit
 from loyalflow.models.activity_tables import CohortActivity, MemberActivityMonth
+from loyalflow.models.db import upsert_into
 from loyalflow.models.rollup_tables import table_of
 from loyalflow.models.tables import Member
 
 _PENDING = "activity_months.pending"
 activity_month = table_of(MemberActivityMonth)
 cohort_activity = table_of(CohortActivity)
-member = table_of(Member)
 
 
 @dataclass
@@ -78,8 +77,7 @@ def note_cohort_move(session: Session, member_id: str, old: datetime, new: datet
 
 
 def _insert_for(session: OrmSession, table: sa.Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return upsert_into(session.get_bind().dialect.name, table)
 
 
 def _write_pending(session: OrmSession, pending: _Months) -> None:
@@ -129,14 +127,14 @@ def _write_pending(session: OrmSession, pending: _Months) -> None:
 
 
 def _cohorts_of(session: OrmSession, fresh: set[tuple[str, int]]) -> Counter[tuple[int, int]]:
-    """(cohort, month) of each new row, from its member's join (else creation) time."""
-    if not fresh:
-        return Counter()
-    session.flush()  # a `member.joined` of this batch sets the join time
-    ids = sorted({member_id for member_id, _ in fresh})
-    join_time = sa.func.coalesce(member.c.joined_at, member.c.created_at)
-    found = session.execute(sa.select(member.c.id, join_time).where(member.c.id.in_(ids)))
-    joined = {member_id: at for member_id, at in found}
+    """(cohort, month) of each new row, from its member's join (else creation) time. The batch
+    holds its members in the session (a `member.joined` of this batch already set the time):
+    no query, as a rule."""
+    joined: dict[str, datetime] = {}
+    for member_id in {member_id for member_id, _ in fresh}:
+        row = session.get(Member, member_id)
+        assert row is not None  # its activity row's foreign key holds
+        joined[member_id] = row.joined_at or row.created_at
     return Counter((month_of(joined[member_id]), month) for member_id, month in fresh)
 
 

@@ -10,7 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
@@ -136,6 +137,12 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "rollback", writes.end)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def upsert_into(dialect: str, table: Table) -> Any:
+    """`INSERT` for `table` with the dialect's `ON CONFLICT` clauses (the two databases spell
+    the statement alike, but SQLAlchemy builds it from each dialect's own construct)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 @contextmanager
