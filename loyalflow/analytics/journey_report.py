@@ -146,7 +146,7 @@ def _in_session(read: Callable[[Session], T]) -> Callable[[Connection], T]:
 def journey_report(
     url: str, journey: Journey, period: ReportPeriod, parallel: int = DEFAULT_PARALLEL
 ) -> JourneyReport:
-    """The entries' figures and the sends' are read at once on PostgreSQL (`report_reads`: one
+    """The entries' figures and the sends' are read at once (`report_reads`: one
     snapshot of the database for both)."""
     cohort = Cohort(journey.id, period)
     with report_reads(url, parallel, JOURNEY_SETTINGS) as reads:

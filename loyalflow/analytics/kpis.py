@@ -1,5 +1,5 @@
 """The program KPI report: every figure aggregated in SQL by the `kpi_*` modules, read from one
-snapshot of the database (several sections at once on PostgreSQL: `report_reads`), assembled
+snapshot of the database (several sections at once: `report_reads`), assembled
 into a `KpiReport`."""
 
 from datetime import UTC, datetime
@@ -33,7 +33,7 @@ def kpi_report(
     by: GroupBy | None = None,
     parallel: int = DEFAULT_PARALLEL,
 ) -> KpiReport:
-    """`parallel`: sections read at once (PostgreSQL; SQLite reads them one after another)."""
+    """`parallel`: sections read at once (one connection each; `report_reads`)."""
     at = period or default_period()
     levels = [level.name for level in rules.tiers.levels]
     with report_reads(url, parallel) as reads:
