@@ -8,6 +8,7 @@ there is one (it receives nothing: the baseline), else the first variant; clicks
 with the first variant, as the holdout has nothing to click.
 """
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, select
@@ -112,23 +113,41 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """`text`: the English sentence with `{name}` placeholders for `values`; it is also the key of
+    its translations (the console's catalogue), so the sentence is read in the reader's language."""
+
+    enough_data: bool
+    text: str
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def sentence(self) -> str:
+        return self.text.format(**self.values)
+
+
 def verdict(
     results: list[VariantResult],
     control: str,
     min_per_arm: int,
     has_goal: bool,
     arms: int | None = None,
-) -> tuple[bool, str]:
-    """(enough data, the sentence); `arms`: how many of `results`, first, the split has now."""
+) -> Verdict:
+    """`arms`: how many of `results`, first, the split has now."""
     # Arms the split no longer has (an earlier version's) are shown but wait for no one.
     small = min(results[:arms] if arms else results, key=lambda r: r.entered)
     if small.entered < min_per_arm:
-        return False, (
-            f"Not enough data yet: every arm needs at least {min_per_arm} entries "
-            f"({small.variant} has {small.entered})."
+        return Verdict(
+            False,
+            "Not enough data yet: every arm needs at least {minimum} entries "
+            "({variant} has {entered}).",
+            {"minimum": str(min_per_arm), "variant": small.variant, "entered": str(small.entered)},
         )
     if not has_goal:
-        return True, "The journey has no goal, so no arm can win on conversion; see clicks."
+        return Verdict(
+            True, "The journey has no goal, so no arm can win on conversion; see clicks."
+        )
     reference = next(r for r in results if r.variant == control)
     assert reference.conversion is not None
     winners = [r for r in results if r.conversion is not None and r.conversion.significant]
@@ -141,18 +160,40 @@ def verdict(
             ),
             default=None,
         )
-        detail = f" (smallest Holm-adjusted p = {smallest:.3f})" if smallest is not None else ""
-        return True, (
-            f"No variant converts differently from {control} at the 5% level yet{detail}."
+        if smallest is None:
+            return Verdict(
+                True,
+                "No variant converts differently from {control} at the 5% level yet.",
+                {"control": control},
+            )
+        return Verdict(
+            True,
+            "No variant converts differently from {control} at the 5% level yet "
+            "(smallest Holm-adjusted p = {p}).",
+            {"control": control, "p": f"{smallest:.3f}"},
         )
     best = max(winners, key=lambda r: abs(r.conversion.lift or 0) if r.conversion else 0)
     conv = best.conversion
     assert conv is not None and conv.lift is not None and conv.p_value_holm is not None
-    direction = "better" if conv.lift > 0 else "worse"
-    return True, (
-        f"{best.variant} converts {direction} than {control}: {_percent(conv.rate)} vs "
-        f"{_percent(reference.conversion.rate)} ({conv.lift * 100:+.1f} points, "
-        f"Holm-adjusted p = {conv.p_value_holm:.3f})."
+    better = (
+        "{variant} converts better than {control}: {rate} vs {control_rate} "
+        "({lift} points, Holm-adjusted p = {p})."
+    )
+    worse = (
+        "{variant} converts worse than {control}: {rate} vs {control_rate} "
+        "({lift} points, Holm-adjusted p = {p})."
+    )
+    return Verdict(
+        True,
+        better if conv.lift > 0 else worse,
+        {
+            "variant": best.variant,
+            "control": control,
+            "rate": _percent(conv.rate),
+            "control_rate": _percent(reference.conversion.rate),
+            "lift": f"{conv.lift * 100:+.1f}",
+            "p": f"{conv.p_value_holm:.3f}",
+        },
     )
 
 
@@ -188,7 +229,7 @@ def experiment_report(
         )
         for name in names
     ]
-    enough, sentence = verdict(
+    decided = verdict(
         results, control, min_per_arm, journey.goal is not None, arms=len(split.groups)
     )
     return ExperimentReport(
@@ -202,7 +243,9 @@ def experiment_report(
         min_per_arm=min_per_arm,
         control=control,
         click_control=click_control,
-        enough_data=enough,
+        enough_data=decided.enough_data,
         variants=results,
-        verdict=sentence,
+        verdict=decided.sentence,
+        verdict_text=decided.text,
+        verdict_values=decided.values,
     )

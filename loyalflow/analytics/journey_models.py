@@ -141,3 +141,7 @@ class ExperimentReport(_Report):
     enough_data: bool
     variants: list[VariantResult]
     verdict: str  # one sentence
+    # The sentence's English text with placeholders and their values, for the console to show it
+    # in the reader's language (`experiment_report.Verdict`); not part of the JSON.
+    verdict_text: str = Field("", exclude=True)
+    verdict_values: dict[str, str] = Field(default_factory=dict, exclude=True)

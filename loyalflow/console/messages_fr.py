@@ -252,6 +252,33 @@ CATALOG: dict[str, str] = {
     "95% interval of the lift": "Intervalle à 95 % de l'écart",
     "control": "témoin",
     "Verdict:": "Verdict :",
+    # The experiment's verdict (analytics/experiment_report.py: `verdict`)
+    "Not enough data yet: every arm needs at least {minimum} entries ({variant} has {entered}).": (
+        "Pas encore assez de données : chaque variante doit compter au moins {minimum} entrées "
+        "({variant} en a {entered})."
+    ),
+    "The journey has no goal, so no arm can win on conversion; see clicks.": (
+        "Le parcours n'a pas d'objectif : aucune variante ne peut l'emporter sur la conversion ; "
+        "voir les clics."
+    ),
+    "No variant converts differently from {control} at the 5% level yet.": (
+        "Aucune variante ne convertit encore différemment de {control} au seuil de 5 %."
+    ),
+    "No variant converts differently from {control} at the 5% level yet "
+    "(smallest Holm-adjusted p = {p}).": (
+        "Aucune variante ne convertit encore différemment de {control} au seuil de 5 % "
+        "(plus petite p ajustée par Holm = {p})."
+    ),
+    "{variant} converts better than {control}: {rate} vs {control_rate} "
+    "({lift} points, Holm-adjusted p = {p}).": (
+        "{variant} convertit mieux que {control} : {rate} contre {control_rate} "
+        "({lift} points, p ajustée par Holm = {p})."
+    ),
+    "{variant} converts worse than {control}: {rate} vs {control_rate} "
+    "({lift} points, Holm-adjusted p = {p}).": (
+        "{variant} convertit moins bien que {control} : {rate} contre {control_rate} "
+        "({lift} points, p ajustée par Holm = {p})."
+    ),
     "This journey has no split step.": "Ce parcours n'a pas d'étape de test A/B.",
     "Versions": "Versions",
     "Published": "Publiée",

@@ -100,7 +100,8 @@ def _results(*arms: tuple[str, int, int]) -> list[VariantResult]:
 def test_the_verdict_waits_for_the_minimum_per_arm() -> None:
     results = _results(("a", 500, 90), ("holdout", 60, 3))
 
-    enough, sentence = verdict(results, "holdout", 100, has_goal=True)
+    decided = verdict(results, "holdout", 100, has_goal=True)
+    enough, sentence = decided.enough_data, decided.sentence
 
     assert not enough
     assert sentence == (
@@ -111,7 +112,8 @@ def test_the_verdict_waits_for_the_minimum_per_arm() -> None:
 def test_the_verdict_names_a_significant_winner() -> None:
     results = _results(("a", 1000, 150), ("b", 1000, 112), ("holdout", 1000, 100))
 
-    enough, sentence = verdict(results, "holdout", 100, has_goal=True)
+    decided = verdict(results, "holdout", 100, has_goal=True)
+    enough, sentence = decided.enough_data, decided.sentence
 
     assert enough
     assert sentence.startswith("a converts better than holdout: 15.0% vs 10.0% (+5.0 points")
@@ -120,7 +122,8 @@ def test_the_verdict_names_a_significant_winner() -> None:
 def test_the_verdict_says_when_nothing_differs_yet() -> None:
     results = _results(("a", 1000, 105), ("holdout", 1000, 100))
 
-    enough, sentence = verdict(results, "holdout", 100, has_goal=True)
+    decided = verdict(results, "holdout", 100, has_goal=True)
+    enough, sentence = decided.enough_data, decided.sentence
 
     assert enough
     assert sentence.startswith("No variant converts differently from holdout at the 5% level")
