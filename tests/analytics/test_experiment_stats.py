@@ -16,7 +16,7 @@ from loyalflow.analytics.experiment_stats import (
     wilson,
     z_test,
 )
-from loyalflow.analytics.journey_models import VariantResult
+from tests.analytics.experiment_arms import variant_results
 
 
 @pytest.mark.parametrize(("successes", "trials"), [(0, 10), (7, 50), (81, 263), (400, 400)])
@@ -87,18 +87,8 @@ def test_variants_are_compared_with_the_control_and_holm_corrected() -> None:
     assert a.significant and not b.significant
 
 
-def _results(*arms: tuple[str, int, int]) -> list[VariantResult]:
-    compared = compare([Arm(n, c, e) for n, e, c in arms], arms[-1][0])
-    return [
-        VariantResult(
-            variant=n, entered=e, control=n == arms[-1][0], conversion=compared[n], clicks=None
-        )
-        for n, e, _ in arms
-    ]
-
-
 def test_the_verdict_waits_for_the_minimum_per_arm() -> None:
-    results = _results(("a", 500, 90), ("holdout", 60, 3))
+    results = variant_results(("a", 500, 90), ("holdout", 60, 3))
 
     decided = verdict(results, "holdout", 100, has_goal=True)
     enough, sentence = decided.enough_data, decided.sentence
@@ -110,7 +100,7 @@ def test_the_verdict_waits_for_the_minimum_per_arm() -> None:
 
 
 def test_the_verdict_names_a_significant_winner() -> None:
-    results = _results(("a", 1000, 150), ("b", 1000, 112), ("holdout", 1000, 100))
+    results = variant_results(("a", 1000, 150), ("b", 1000, 112), ("holdout", 1000, 100))
 
     decided = verdict(results, "holdout", 100, has_goal=True)
     enough, sentence = decided.enough_data, decided.sentence
@@ -120,7 +110,7 @@ def test_the_verdict_names_a_significant_winner() -> None:
 
 
 def test_the_verdict_says_when_nothing_differs_yet() -> None:
-    results = _results(("a", 1000, 105), ("holdout", 1000, 100))
+    results = variant_results(("a", 1000, 105), ("holdout", 1000, 100))
 
     decided = verdict(results, "holdout", 100, has_goal=True)
     enough, sentence = decided.enough_data, decided.sentence
