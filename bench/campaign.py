@@ -1,11 +1,11 @@
 """Benchmark: a segment-triggered campaign (the reactivation journey) over N inactive members.
 
-    python bench/campaign.py [--members 100000] [--db sqlite|postgresql] [--workers 1|2]
+    python bench/campaign.py [--members 100000] [--db sqlite|postgresql] [--workers N]
                              [--cache C]
 
-Starts `loyalflow up` (embedded Temporal, the API, one worker) in a temporary home with a catalog
-of the reactivation journey alone, on SQLite or in a throwaway PostgreSQL schema; with
-`--workers 2`, a second `loyalflow worker` joins it (same server, database and task queue).
+Starts `loyalflow up --workers N` (embedded Temporal, the API, N worker processes on one task
+queue; default 1) in a temporary home with a catalog of the reactivation journey alone, on SQLite
+or in a throwaway PostgreSQL schema.
 Inserts N members in SQL, all inactive for 200 days and consented, then triggers the journey's
 segment-sweep schedule (as its daily cron would) and measures, until every run that should send
 has a message in a final state: the time from the trigger to the last `sent_at`, sends per
@@ -21,12 +21,9 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +38,7 @@ from campaign_data import (
 )
 from journeys import PACKAGE_JOURNEYS
 from sqlalchemy import create_engine
-from stack import RESULTS_DIR, Stack, child_pid, console, free_ports, loyalflow_up, pg_schema
+from stack import RESULTS_DIR, Stack, child_pids, console, loyalflow_up, pg_schema
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -53,34 +50,6 @@ PRINT_EVERY_SECONDS = 30.0
 RATE_WINDOW_SECONDS = 60.0
 TIMEOUT_SECONDS = 6 * 3600
 DEFAULT_CACHE = 300  # loyalflow.config.Settings.worker_max_cached_workflows
-
-
-@contextmanager
-def extra_worker(stack: Stack, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`loyalflow worker` against the stack's Temporal server and database."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LOYALFLOW_")}
-    base |= env | {
-        "LOYALFLOW_HOME": str(stack.home),
-        "LOYALFLOW_TEMPORAL_ADDRESS": stack.temporal_address,
-        "LOYALFLOW_WORKER_METRICS_PORT": str(free_ports(1)[0]),
-    }
-    with (stack.home / "worker2.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "loyalflow", "worker"],
-            env=base,
-            cwd=stack.home,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 async def trigger_sweep(stack: Stack) -> None:
@@ -202,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--workers", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--workers", type=int, choices=range(1, 9), default=1)
     parser.add_argument("--cache", type=int, default=DEFAULT_CACHE)
     args = parser.parse_args()
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -216,6 +185,7 @@ def main() -> None:
         env = {
             "LOYALFLOW_JOURNEYS_DIR": str(journeys),
             "LOYALFLOW_WORKER_MAX_CACHED_WORKFLOWS": str(args.cache),
+            "LOYALFLOW_UP_WORKERS": str(args.workers),  # `loyalflow up --workers N`
         }
         schema = f"bench_campaign_{os.getpid()}"
         database = pg_schema(PG_BASE_URL, schema) if args.db == "postgresql" else nullcontext("")
@@ -224,13 +194,13 @@ def main() -> None:
                 env["LOYALFLOW_DATABASE_URL"] = pg_url
             url = pg_url or f"sqlite:///{home / 'loyalflow.db'}"
             with loyalflow_up(home, env) as stack:
-                second = extra_worker(stack, env) if args.workers == 2 else nullcontext(None)
-                with second as worker2:
-                    pids = {n: child_pid(stack, n) for n in ("worker", "api", "temporal")}
-                    found = {n: p for n, p in pids.items() if p is not None}
-                    if worker2 is not None:
-                        found["worker2"] = worker2.pid
-                    result = measure(stack, url, args, found, path)
+                workers = child_pids(stack, "worker")
+                pids = {"worker": workers[0]} | {
+                    f"worker{number}": pid for number, pid in enumerate(workers[1:], start=2)
+                }
+                for name in ("api", "temporal"):
+                    pids[name] = child_pids(stack, name)[0]
+                result = measure(stack, url, args, pids, path)
     report(result)
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     console.print(f"written to {path}")

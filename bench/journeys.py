@@ -275,15 +275,19 @@ def main() -> None:
     parser.add_argument(
         "--py-spy", type=Path, help="py-spy binary: profile round 1's loyalflow phase (+ perf)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (`loyalflow up --workers N`)"
+    )
     args = parser.parse_args()
-    if args.journeys < 2 or args.concurrency < 1 or args.rounds < 1:
-        parser.error("need --journeys >= 2, --concurrency >= 1 and --rounds >= 1")
-    with (
-        tempfile.TemporaryDirectory(prefix="loyalflow-bench-") as tmp,
-        loyalflow_up(Path(tmp), catalog_env(Path(tmp), args.catalog)) as stack,
-    ):
-        rounds = asyncio.run(run(stack, args.rounds, args.journeys, args.concurrency, args.py_spy))
-    summary = report(rounds, args.concurrency) | {"catalog": args.catalog}
+    if args.journeys < 2 or args.concurrency < 1 or args.rounds < 1 or args.workers < 1:
+        parser.error("need --journeys >= 2, --concurrency >= 1, --rounds >= 1, --workers >= 1")
+    with tempfile.TemporaryDirectory(prefix="loyalflow-bench-") as tmp:
+        env = catalog_env(Path(tmp), args.catalog) | {"LOYALFLOW_UP_WORKERS": str(args.workers)}
+        with loyalflow_up(Path(tmp), env) as stack:
+            rounds = asyncio.run(
+                run(stack, args.rounds, args.journeys, args.concurrency, args.py_spy)
+            )
+    summary = report(rounds, args.concurrency) | {"catalog": args.catalog, "workers": args.workers}
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"journeys-{datetime.now():%Y%m%d-%H%M%S}.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")

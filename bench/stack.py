@@ -43,7 +43,9 @@ class Stack:
             args = Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
             name = "temporal" if b"start-dev" in args else args[-1].decode()
             stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-            usage[name] = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+            # Several workers (`loyalflow up --workers N`) add up under one name.
+            cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+            usage[name] = usage.get(name, 0.0) + cpu
         return usage
 
 
@@ -151,13 +153,20 @@ def pg_schema(base_url: str, schema: str) -> Iterator[str]:
         engine.dispose()
 
 
-def child_pid(stack: Stack, name: str) -> int | None:
-    """The pid of `loyalflow api`, `loyalflow worker` or (name "temporal") the dev server."""
+def child_pids(stack: Stack, name: str) -> list[int]:
+    """The pids of `loyalflow api`, `loyalflow worker` (N of them under `--workers N`) or (name
+    "temporal") the dev server, oldest first."""
+    found = []
     for child in Path(f"/proc/{stack.pid}/task/{stack.pid}/children").read_text().split():
         args = Path(f"/proc/{child}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
         if args[-1].decode() == name or (name == "temporal" and b"start-dev" in args):
-            return int(child)
-    return None
+            found.append(int(child))
+    return sorted(found)
+
+
+def child_pid(stack: Stack, name: str) -> int | None:
+    """The first of `child_pids`, or None."""
+    return next(iter(child_pids(stack, name)), None)
 
 
 @contextmanager

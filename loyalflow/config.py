@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     # (`loyalflow up` sets it, see runtime/supervisor.py); each worker on a host needs its own.
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0: scraped from other hosts
+    # Worker processes `loyalflow up` supervises (`--workers N`). A Python worker uses one core;
+    # the N workers serve metrics on N consecutive ports from the one above (9469 if unset).
+    up_workers: int = Field(default=1, ge=1, le=64)
     # Read-only bearer token for GET /metrics (API and workers): scrapers need not hold the API
     # token. With LOYALFLOW_API_TOKEN or this set, /metrics takes either; with neither, it is open.
     metrics_token: SecretStr | None = None

@@ -4,7 +4,7 @@ Only Typer and Rich are imported at start: each command imports what it needs wh
 the command groups in other modules load lazily (`cli/lazy.py`), so `--help` answers at once.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -136,13 +136,24 @@ def _logging() -> None:
 
 
 @app.command()
-def up() -> None:
+def up(
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes to run (one core each); default LOYALFLOW_UP_WORKERS or 1.",
+        ),
+    ] = None,
+) -> None:
     """Start everything: embedded Temporal (unless LOYALFLOW_TEMPORAL_ADDRESS is set), migrations,
-    the worker and the API. Ctrl-C stops it all."""
+    the worker(s) and the API. Ctrl-C stops it all."""
     from loyalflow.config import get_settings
     from loyalflow.runtime.supervisor import Supervisor
 
     settings = get_settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"up_workers": workers})
     _refuse_open_api(settings)
     raise typer.Exit(Supervisor(settings, console).run())
 

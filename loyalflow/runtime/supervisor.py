@@ -43,8 +43,11 @@ class Child:
     restarts: int = field(default=0)
     # Output to this file (appended) instead of the terminal.
     log_file: Path | None = None
+    # Settings of this child alone, over the supervisor's environment (a worker's metrics port).
+    env_overrides: dict[str, str] = field(default_factory=dict)
 
     def start(self, env: dict[str, str]) -> None:
+        env = env | self.env_overrides
         # A process group of its own: Ctrl-C in the terminal reaches only the supervisor, which
         # stops the children in order (API, worker, then Temporal). Otherwise all of them get
         # SIGINT at once, and the worker's pollers log warnings as Temporal goes away under them.
@@ -81,25 +84,28 @@ class Supervisor:
         env = dict(os.environ)
         env["LOYALFLOW_HOME"] = str(self.settings.home)
         env["LOYALFLOW_TEMPORAL_ADDRESS"] = self.settings.effective_temporal_address
-        env["LOYALFLOW_WORKER_METRICS_PORT"] = str(self._worker_metrics_port)
         return env
 
     @property
-    def _worker_metrics_port(self) -> int:
-        return self.settings.worker_metrics_port or UP_WORKER_METRICS_PORT
+    def _worker_metrics_ports(self) -> list[int]:
+        """One port per worker process, consecutive: each worker serves its own /metrics."""
+        first = self.settings.worker_metrics_port or UP_WORKER_METRICS_PORT
+        return [first + index for index in range(self.settings.up_workers)]
 
-    def _check_worker_metrics_port(self) -> None:
-        """A taken port would make the worker exit and be restarted forever: said once, here."""
-        host, port = self.settings.worker_metrics_host, self._worker_metrics_port
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                raise StartupFailed(
-                    f"the worker's metrics port {host}:{port} is in use ({exc.strerror}); "
-                    "set LOYALFLOW_WORKER_METRICS_PORT to a free port"
-                ) from None
+    def _check_worker_metrics_ports(self) -> None:
+        """A taken port would make a worker exit and be restarted forever: said once, here."""
+        host = self.settings.worker_metrics_host
+        for port in self._worker_metrics_ports:
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((host, port))
+                except OSError as exc:
+                    raise StartupFailed(
+                        f"the worker's metrics port {host}:{port} is in use ({exc.strerror}); "
+                        "set LOYALFLOW_WORKER_METRICS_PORT to a free port (with several workers, "
+                        "the first of as many free consecutive ports)"
+                    ) from None
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
@@ -135,8 +141,11 @@ class Supervisor:
             self._wait_for_temporal(temporal)
         self.console.print("applying database migrations…")
         upgrade_database(self.settings.effective_database_url)
-        self._check_worker_metrics_port()
-        self._launch(Child("worker", [*cli, "worker"], restart=True))
+        self._check_worker_metrics_ports()
+        for number, port in enumerate(self._worker_metrics_ports, start=1):
+            name = "worker" if self.settings.up_workers == 1 else f"worker {number}"
+            overrides = {"LOYALFLOW_WORKER_METRICS_PORT": str(port)}
+            self._launch(Child(name, [*cli, "worker"], restart=True, env_overrides=overrides))
         self._launch(Child("bounces", [*cli, "bounces"], restart=True))
         api = Child("api", [*cli, "api"], restart=True)
         self._launch(api)
@@ -198,7 +207,10 @@ class Supervisor:
         table.add_row("Console", f"{self._api_url}/console/")
         table.add_row("API metrics", f"{self._api_url}/metrics")
         worker_host = url_host(s.worker_metrics_host)
-        table.add_row("Worker metrics", f"http://{worker_host}:{self._worker_metrics_port}/metrics")
+        ports = self._worker_metrics_ports
+        for number, port in enumerate(ports, start=1):
+            label = "Worker metrics" if len(ports) == 1 else f"Worker {number} metrics"
+            table.add_row(label, f"http://{worker_host}:{port}/metrics")
         table.add_row(
             "Temporal", s.effective_temporal_address + f" (namespace {s.temporal_namespace})"
         )
