@@ -27,6 +27,7 @@ STOP_TIMEOUT_SECONDS = 20
 # The worker's metrics port under `loyalflow up` when LOYALFLOW_WORKER_METRICS_PORT is not set.
 UP_WORKER_METRICS_PORT = 9469
 RESTART_DELAY_SECONDS = 2.0
+MAX_PORT = 65535
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
@@ -94,8 +95,13 @@ class Supervisor:
 
     def _check_worker_metrics_ports(self) -> None:
         """A taken port would make a worker exit and be restarted forever: said once, here."""
-        host = self.settings.worker_metrics_host
-        for port in self._worker_metrics_ports:
+        host, ports = self.settings.worker_metrics_host, self._worker_metrics_ports
+        if ports[-1] > MAX_PORT:
+            raise StartupFailed(
+                f"{len(ports)} workers need ports {ports[0]} to {ports[-1]} for their metrics; "
+                "set LOYALFLOW_WORKER_METRICS_PORT lower"
+            )
+        for port in ports:
             with socket.socket() as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:

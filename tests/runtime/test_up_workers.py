@@ -16,7 +16,7 @@ from temporalio.client import Client
 from loyalflow.config import TASK_QUEUE
 from tests.observability.scrape import samples, value
 from tests.processes import children_of, start, wait_for_http, wait_for_log
-from tests.runtime.test_up_logs import READY, up_env
+from tests.runtime.test_up_logs import READY, port_open, up_env
 
 MEMBERS = 12
 EMAIL_SENT = {"channel": "email", "outcome": "sent", "reason": ""}
@@ -136,3 +136,23 @@ async def test_up_with_two_workers_shares_the_journeys_and_restarts_each_worker_
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+
+
+def test_up_names_the_metrics_ports_that_do_not_exist_instead_of_a_traceback(
+    tmp_path: Path,
+) -> None:
+    env, ports = up_env(tmp_path / "home")
+    env["LOYALFLOW_WORKER_METRICS_PORT"] = "65535"
+    log = tmp_path / "up.log"
+    up = start(["up", "--workers", "2"], env, log)
+    try:
+        code = up.wait(timeout=120)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+    output = " ".join(log.read_text().split())
+
+    assert code == 1, output
+    assert "2 workers need ports 65535 to 65536 for their metrics" in output
+    assert "Traceback" not in output
+    assert not port_open(ports[0])  # the embedded Temporal server stopped again
