@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, text
 
+from loyalflow.models.points_tables import PointsLedger
 from loyalflow.models.rollup_tables import table_of
-from loyalflow.models.tables import Enrollment, Event, Member, Message, PointsLedger
+from loyalflow.models.tables import Enrollment, Event, Member, Message
 
 SPAN_SECONDS = 730 * 86400
 CHUNK = 1_000_000

@@ -30,7 +30,8 @@ from stack import RESULTS_DIR, free_ports, loyalflow_up
 
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import EngagementHit, Event, Member, Message, MessageLink
+from loyalflow.models.tables import Event, Member, Message
+from loyalflow.models.tracking_tables import EngagementHit, MessageLink
 from loyalflow.security.tracking_tokens import make_tracking_token
 
 console = Console()

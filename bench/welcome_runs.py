@@ -36,6 +36,10 @@ class WelcomeSql:
             "'unixepoch') || '.000000')"
         )
 
+    def ago_not_future(self, seconds: str) -> str:
+        """now - seconds, or now when that is still to come: history ends at `now`."""
+        return self.ago(f"CASE WHEN ({seconds}) > 0 THEN ({seconds}) ELSE 0 END")
+
     def json(self, pairs: str) -> str:
         return f"json_build_object({pairs})" if self.pg else f"json_object({pairs})"
 
@@ -65,6 +69,8 @@ def welcome_runs(sql: WelcomeSql, journey: Journey, members: int) -> list[str]:
     entered = sql.ago(entered_s)
     done = f"{entered_s} > {THREE_DAYS}"
     ended = sql.ago(f"{entered_s} - {THREE_DAYS}")
+    purchased = sql.ago_not_future(f"{entered_s} - 4 * 86400")
+    unsubscribed = sql.ago_not_future(f"{entered_s} - 86400")
     workflow = "'journey-welcome-m' || g"
     t = sql.boolean(True)
     f = sql.boolean(False)
@@ -117,17 +123,18 @@ def welcome_runs(sql: WelcomeSql, journey: Journey, members: int) -> list[str]:
             SELECT 'w3-' || g, 'm' || g, 'welcome', {workflow}, 'benefits_reminder', 'email',
                    'welcome_reminder', 'onboarding', 'sent', {f}, {ended}, {ended}, {ended}
             FROM {series} WHERE {done} AND g % 4 <> 0""",
-        # Goal purchases: 1 in 7 members buys within 5 days of entering.
+        # Goal purchases: 1 in 7 members buys 4 days after entering (members who entered less
+        # than 4 days ago, now).
         f"""INSERT INTO event (event_id, member_id, type, occurred_at, received_at, properties,
                                routed)
-            SELECT 'gp' || g, 'm' || g, 'purchase', {sql.ago(f"{entered_s} - 4 * 86400")},
-                   {sql.ago(f"{entered_s} - 4 * 86400")}, {sql.json("'amount', 42.5")}, {t}
+            SELECT 'gp' || g, 'm' || g, 'purchase', {purchased},
+                   {purchased}, {sql.json("'amount', 42.5")}, {t}
             FROM {sql.series(1, members // 7)}""",
-        # Unsubscribes: 1 in 50 members, a day after the welcome email.
+        # Unsubscribes: 1 in 50 members, a day after the welcome email (or now).
         f"""INSERT INTO event (event_id, member_id, type, occurred_at, received_at, properties,
                                routed)
-            SELECT 'un' || g, 'm' || g, 'consent.updated', {sql.ago(f"{entered_s} - 86400")},
-                   {sql.ago(f"{entered_s} - 86400")},
+            SELECT 'un' || g, 'm' || g, 'consent.updated', {unsubscribed},
+                   {unsubscribed},
                    {sql.json("'channel', 'email', 'topic', 'onboarding', 'status', 'revoked'")}, {t}
             FROM {sql.series(1, members // 50)}""",
     ]

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from loyalflow.activities.ledger import new_row
 from loyalflow.config import get_settings
 from loyalflow.members.tiers import loyalty_variables
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import session_scope
 from loyalflow.models.tables import (
     Consent,
@@ -20,7 +21,6 @@ from loyalflow.models.tables import (
     MessageStatus,
     Suppression,
     normalise_address,
-    utcnow,
 )
 from loyalflow.models.template_vars import member_context
 from loyalflow.models.workflow_io import SendRequest

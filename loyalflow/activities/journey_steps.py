@@ -13,8 +13,9 @@ from loyalflow.catalog.event_types import event_types_from
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import connection_scope, session_scope
-from loyalflow.models.tables import ExperimentAssignment, Member, utcnow
+from loyalflow.models.tables import ExperimentAssignment, Member
 from loyalflow.models.workflow_io import (
     AssignmentRequest,
     MemberFacts,

@@ -8,8 +8,9 @@ finds `ready` simply sends; one that finds `sending` knows the provider may have
 from datetime import datetime
 from typing import Literal
 
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import read_scope, session_scope
-from loyalflow.models.tables import Message, MessageStatus, utcnow
+from loyalflow.models.tables import Message, MessageStatus
 from loyalflow.models.workflow_io import SendRequest, SendResult
 
 # Rows in these states are final: a retried activity returns them instead of sending again.

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from loyalflow.activities.rendering import RenderedEmail
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import MessageLink
+from loyalflow.models.tracking_tables import MessageLink
 from loyalflow.models.workflow_io import SendRequest
 from loyalflow.rules.messaging import MessagingPolicy
 from loyalflow.security.tracking_tokens import click_url, pixel_url, sms_url

@@ -13,7 +13,8 @@ from sqlmodel import col, select
 from loyalflow.analytics.engagement_row import EngagementRow
 from loyalflow.analytics.send_measures import BOUNCED, CLICKED, OPENED, SENT
 from loyalflow.models.db import read_scope
-from loyalflow.models.tables import EngagementHit, Message
+from loyalflow.models.tables import Message
+from loyalflow.models.tracking_tables import EngagementHit
 
 
 def engagement_report(url: str, journey_id: str | None = None) -> list[EngagementRow]:

@@ -26,14 +26,9 @@ from loyalflow.analytics.journey_models import (
     VariantResult,
 )
 from loyalflow.analytics.report_scope import report_scope
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.journey import Journey, SplitStep
-from loyalflow.models.tables import (
-    Enrollment,
-    ExperimentAssignment,
-    JourneyStep,
-    Message,
-    utcnow,
-)
+from loyalflow.models.tables import Enrollment, ExperimentAssignment, JourneyStep, Message
 
 # Below this many entries in an arm, no verdict: an interval that wide decides nothing, and the
 # normal approximation behind the z-test is poor (README, "Results: journeys and experiments").

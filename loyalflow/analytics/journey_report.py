@@ -26,8 +26,8 @@ from loyalflow.analytics.journey_models import (
 from loyalflow.analytics.report_reads import DEFAULT_PARALLEL, report_reads
 from loyalflow.analytics.report_scope import JOURNEY_SETTINGS
 from loyalflow.analytics.send_funnel import SendCounts, SendKey, send_counts
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.journey import Journey, SendStep
-from loyalflow.models.tables import utcnow
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ from loyalflow.analytics.sql import (
     member,
     ratio,
 )
-from loyalflow.models.tables import UTCDateTime
+from loyalflow.models.column_types import UTCDateTime
 
 
 def activity_before(end: datetime) -> sa.CTE:

@@ -21,8 +21,8 @@ from loyalflow.analytics.kpi_purchases import ordered_since
 from loyalflow.analytics.quintiles import Ranked, quintile
 from loyalflow.analytics.sql import event, joined, member, months_before
 from loyalflow.models.activity_tables import PurchasePrevious
+from loyalflow.models.column_types import UTCDateTime
 from loyalflow.models.rollup_tables import table_of
-from loyalflow.models.tables import UTCDateTime
 
 previous = table_of(PurchasePrevious)
 

@@ -26,8 +26,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement, Select
 
+from loyalflow.models.points_tables import PointsLedger
 from loyalflow.models.rollup_tables import DailyRollup, table_of
-from loyalflow.models.tables import Enrollment, Event, Member, Message, MessageStatus, PointsLedger
+from loyalflow.models.tables import Enrollment, Event, Member, Message, MessageStatus
 
 DIMENSIONS = ("journey_id", "step_id", "channel", "variant")
 FIGURES = (

@@ -16,7 +16,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlmodel import SQLModel
 
-from loyalflow.models.tables import Event, Member, PointsLedger
+from loyalflow.models.points_tables import PointsLedger
+from loyalflow.models.tables import Event, Member
 
 member = SQLModel.metadata.tables[str(Member.__tablename__)]
 event = SQLModel.metadata.tables[str(Event.__tablename__)]

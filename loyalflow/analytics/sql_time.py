@@ -15,7 +15,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from loyalflow.models.tables import UTCDateTime
+from loyalflow.models.column_types import UTCDateTime
 
 
 class _PlusSeconds(FunctionElement[datetime]):

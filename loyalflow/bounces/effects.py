@@ -21,15 +21,10 @@ from loyalflow.bounces.reports import Report
 from loyalflow.config import Settings
 from loyalflow.members.consent import record_changes, suppress
 from loyalflow.models.api import ConsentChange
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import (
-    BounceReport,
-    Event,
-    Member,
-    Message,
-    MessageStatus,
-    utcnow,
-)
+from loyalflow.models.tables import Event, Member, Message, MessageStatus
+from loyalflow.models.tracking_tables import BounceReport
 from loyalflow.observability.metrics import count_ingested
 from loyalflow.routing.router import route_events
 from loyalflow.rules.messaging import policy_from

@@ -17,9 +17,9 @@ from loyalflow.config import Settings
 from loyalflow.console.audit import record
 from loyalflow.console.passwords import hash_password, needs_rehash, verify_password
 from loyalflow.console.user import ROLES, User
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.console_tables import ConsoleSession, ConsoleUser, LoginAttempt
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import utcnow
 
 # Names go into consent sources (`support:<name>`) and audit rows: plain and short.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,47}")

@@ -14,9 +14,9 @@ from loyalflow.config import Settings
 from loyalflow.console.accounts import _user
 from loyalflow.console.audit import record
 from loyalflow.console.user import User
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.console_tables import ConsoleSession, ConsoleUser
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import utcnow
 
 COOKIE = "loyalflow_console"
 # `last_seen_at` is written at most this often: a page view is not a write per request.

@@ -12,8 +12,9 @@ from loyalflow.activities.channels import SendError
 from loyalflow.activities.channels.mime import OutgoingEmail
 from loyalflow.config import Settings
 from loyalflow.console.audit import audit
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Message, MessageStatus, utcnow
+from loyalflow.models.tables import Message, MessageStatus
 from loyalflow.runtime.worker import email_channel
 from loyalflow.support.template_preview import render_preview
 

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from loyalflow.models.anonymous_tables import AnonymousAlias, AnonymousEvent
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AnonymousAlias, AnonymousEvent, Event, Member
+from loyalflow.models.tables import Event, Member
 
 
 def ensure_members(url: str, member_ids: Iterable[str]) -> None:

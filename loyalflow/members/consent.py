@@ -29,8 +29,9 @@ from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import ConsentChange, EventIn
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Consent, Member, Suppression, normalise_address, utcnow
+from loyalflow.models.tables import Consent, Member, Suppression, normalise_address
 from loyalflow.routing.router import route_events
 from loyalflow.rules.loyalty import rules_from
 from loyalflow.rules.messaging import Channel, MessagingPolicy, policy_from

@@ -20,7 +20,8 @@ from loyalflow.members.engagement_rules import (
     classify,
 )
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import EngagementHit, Event, Message, MessageLink
+from loyalflow.models.tables import Event, Message
+from loyalflow.models.tracking_tables import EngagementHit, MessageLink
 from loyalflow.observability.metrics import count_ingested
 
 EVENT_TYPE = {"open": "email.opened", "click": "email.clicked", "sms_click": "sms.clicked"}

@@ -10,8 +10,9 @@ from loyalflow.members import referrals
 from loyalflow.members.redemption import EventRefused
 from loyalflow.members.state import apply_event, apply_profile
 from loyalflow.models.api import EventIn, MemberIn
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Event, Member, utcnow
+from loyalflow.models.tables import Event, Member
 from loyalflow.observability.metrics import count_ingested
 from loyalflow.rules.loyalty import LoyaltyRules
 

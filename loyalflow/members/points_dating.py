@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from loyalflow.members.points_ledger import OPEN_LOT
-from loyalflow.models.tables import PointsLot
+from loyalflow.models.points_tables import PointsLot
 from loyalflow.rules.points_expiry import PointsExpiry
 
 

@@ -16,7 +16,8 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
-from loyalflow.models.tables import Member, PointsLedger, PointsLot
+from loyalflow.models.points_tables import PointsLedger, PointsLot
+from loyalflow.models.tables import Member
 from loyalflow.rules.points_expiry import PointsExpiry
 
 EARNING_KINDS = frozenset({"opening", "earned", "bonus", "reversed", "adjusted"})

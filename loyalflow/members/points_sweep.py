@@ -7,10 +7,9 @@ an expiry never interleaves with a purchase or redemption of the same member. Id
 expired lot has nothing left, so a repeated or retried page expires nothing more, and reminder
 event ids are derived from member, reminder and date.
 
-Pages go by keyset over the open lots' partial index (member id, expiry): each page starts where
-the last one stopped, so the sweep reads that index once whatever the number of pages. Lots with
-no expiry date (opening balances from migration 0012, lots earned while the policy was `never`)
-are dated under the configured policy when the sweep first meets them (points_dating.py).
+Pages go by keyset over the open lots' partial index (member id, expiry), so the sweep reads that
+index once whatever the number of pages. Lots with no expiry date (opening balances from migration
+0012, lots earned while the policy was `never`) are dated when first met (points_dating.py).
 """
 
 from collections import defaultdict
@@ -25,7 +24,8 @@ from loyalflow.members.points_dating import date_open_lots
 from loyalflow.members.points_ledger import OPEN_LOT
 from loyalflow.members.tiers import tier_after_expiry
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, utcnow
+from loyalflow.models.points_tables import PointsLedger, PointsLot
+from loyalflow.models.tables import Event, Member
 from loyalflow.rules.loyalty import TierLadder
 from loyalflow.rules.points_expiry import PointsExpiry
 
@@ -164,7 +164,7 @@ def _event(
         "member_id": member_id,
         "type": type,
         "occurred_at": at,
-        "received_at": utcnow(),
+        "received_at": datetime.now(UTC),
         "properties": properties,
         "caused_by": caused_by,
         "routed": False,

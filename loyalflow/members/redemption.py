@@ -14,16 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from loyalflow.members import points_ledger
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import (
-    Event,
-    Member,
-    PointsLedger,
-    PointsLot,
-    Redemption,
-    RewardStock,
-    utcnow,
-)
+from loyalflow.models.points_tables import PointsLedger, PointsLot, Redemption, RewardStock
+from loyalflow.models.tables import Event, Member
 from loyalflow.observability.metrics import count_ingested
 from loyalflow.rules.loyalty import LoyaltyRules
 from loyalflow.rules.rewards import RewardsCatalogue

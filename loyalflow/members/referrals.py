@@ -10,7 +10,8 @@ from sqlmodel import Session, col, func, select
 
 from loyalflow.members import points_ledger
 from loyalflow.members.redemption import EventRefused
-from loyalflow.models.tables import Event, Member, Referral
+from loyalflow.models.points_tables import Referral
+from loyalflow.models.tables import Event, Member
 from loyalflow.rules.loyalty import LoyaltyRules
 
 FIELD = "properties.referrer_id"

@@ -17,7 +17,8 @@ from decimal import Decimal
 from sqlalchemy import String, cast, func
 from sqlmodel import Session, col, select
 
-from loyalflow.models.tables import Event, Member, PointsLedger
+from loyalflow.models.points_tables import PointsLedger
+from loyalflow.models.tables import Event, Member
 from loyalflow.rules.loyalty import LoyaltyRules
 
 

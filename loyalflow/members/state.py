@@ -22,7 +22,8 @@ from loyalflow.members import (
     tiers,
 )
 from loyalflow.models.api import ConsentChange, MemberIn
-from loyalflow.models.tables import Consent, Event, Member, utcnow
+from loyalflow.models.column_types import utcnow
+from loyalflow.models.tables import Consent, Event, Member
 from loyalflow.rules.loyalty import LoyaltyRules
 
 SPEND_WINDOW = timedelta(days=365)

@@ -9,7 +9,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from loyalflow.models.member_view import PointsSummary
-from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, Redemption
+from loyalflow.models.points_tables import PointsLedger, PointsLot, Redemption
+from loyalflow.models.tables import Event, Member
 from loyalflow.rules.loyalty import TierLadder
 
 NEAR_NEXT_PERIOD = timedelta(days=365)

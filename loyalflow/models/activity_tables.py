@@ -13,7 +13,8 @@ from decimal import Decimal
 from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
-from loyalflow.models.tables import UTCDateTime
+from loyalflow.models import tables as _schema  # noqa: F401  (`member`, which the foreign keys name)
+from loyalflow.models.column_types import UTCDateTime
 
 
 class MemberActivityMonth(SQLModel, table=True):

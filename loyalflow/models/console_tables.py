@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
-from loyalflow.models.tables import UTCDateTime, optional_timestamp, required_timestamp
+from loyalflow.models.column_types import UTCDateTime, optional_timestamp, required_timestamp
 
 
 class ConsoleUser(SQLModel, table=True):

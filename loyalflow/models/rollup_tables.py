@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Date, Index, Table
 from sqlmodel import Field, SQLModel
 
-from loyalflow.models.tables import Enrollment, Message, UTCDateTime, utcnow
+from loyalflow.models.column_types import UTCDateTime, utcnow
+from loyalflow.models.tables import Enrollment, Message
 
 
 def _count() -> Any:

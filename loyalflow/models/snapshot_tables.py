@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from loyalflow.models.tables import UTCDateTime, utcnow
+from loyalflow.models.column_types import UTCDateTime, utcnow
 
 NO_GROUPING = ""  # `by` unset; "" rather than NULL: part of the unique key, and NULLs differ
 

@@ -1,64 +1,20 @@
 """SQLModel tables: what support staff and reports read. Temporal history is not the record.
 
-One concern: the database schema, every table side by side as the migrations build it, so that
-foreign keys and indexes read in one place.
+The core schema: members, their events, consent and suppressions, journeys' runs, steps and
+message ledger. The loyalty currency, engagement tracking, anonymous visitors, activity, rollups,
+snapshots and the console have their own modules, loaded at the bottom of this one.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    Computed,
-    DateTime,
-    Dialect,
-    ForeignKey,
-    Index,
-    Numeric,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, BigInteger, Column, Computed, Index, Numeric, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from loyalflow.models.column_types import optional_timestamp, required_timestamp
 from loyalflow.models.purchase_amount import purchase_amount
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite hands back naive values otherwise)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; loyalflow stores aware UTC times only")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def optional_timestamp(*, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=index))
-
-
-def required_timestamp() -> Any:
-    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class Member(SQLModel, table=True):
@@ -138,6 +94,11 @@ class Suppression(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=16)
     reason: str = Field(max_length=255)
     at: datetime = required_timestamp()
+
+
+def normalise_address(channel: str, address: str) -> str:
+    """The form suppressions are keyed by: email addresses compare case-insensitively."""
+    return address.lower() if channel == "email" else address
 
 
 class ExperimentAssignment(SQLModel, table=True):
@@ -297,178 +258,13 @@ class SupportAction(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=500)
 
 
-class MessageLink(SQLModel, table=True):
-    """The original URLs of a tracked message, by position: the token names only the position,
-    so a link can never be made to redirect anywhere the message did not link to."""
-
-    __tablename__ = "message_link"
-
-    message_id: str = Field(primary_key=True, max_length=64)
-    position: int = Field(primary_key=True)
-    url: str = Field(max_length=4000)
-
-
-class EngagementHit(SQLModel, table=True):
-    """Every open, click and SMS link click as it arrived, with the flags of
-    `members.engagement_rules` (the raw fields stay, so the rules can be re-applied)."""
-
-    __tablename__ = "engagement_hit"
-    __table_args__ = (Index("ix_engagement_hit_message_kind", "message_id", "kind", "at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=64)
-    member_id: str = Field(
-        sa_column=Column(String(128), ForeignKey("member.id", ondelete="CASCADE"), index=True)
-    )
-    kind: str = Field(max_length=16)  # open | click | sms_click
-    position: int | None = None  # the link's position, for clicks
-    at: datetime = required_timestamp()
-    method: str = Field(max_length=8)
-    user_agent: str | None = Field(default=None, max_length=500)
-    ip_prefix: str | None = Field(default=None, max_length=64)  # /24 or /48, never the address
-    apple_mpp: bool = False
-    bot: bool = False
-    human: bool = False
-    rule: str | None = Field(default=None, max_length=64)  # the rule that decided, for reports
-
-
-class BounceReport(SQLModel, table=True):
-    """Each report the bounce receiver took: what it understood, or the raw mail if nothing."""
-
-    __tablename__ = "bounce_report"
-
-    id: int | None = Field(default=None, primary_key=True)
-    received_at: datetime = required_timestamp()
-    kind: str = Field(max_length=16)  # permanent | temporary | complaint | malformed | unrelated
-    message_id: str | None = Field(default=None, max_length=64, index=True)
-    recipient: str | None = Field(default=None, max_length=320)
-    status: str | None = Field(default=None, max_length=32)  # the DSN status code, e.g. 5.1.1
-    detail: str | None = Field(default=None, max_length=1000)
-    raw: str | None = Field(
-        default=None, sa_column=Column(Text, nullable=True)
-    )  # kept for malformed reports only, for inspection
-
-
-class PointsLot(SQLModel, table=True):
-    """Points earned together, spent and expired oldest first: `remaining` is what is left."""
-
-    __tablename__ = "points_lot"
-    __table_args__ = (
-        # Open lots only (spent and expired ones are most rows, and nothing looks them up by
-        # member): the expiry sweep pages by member over them; spending reads a member's.
-        Index(
-            "ix_points_lot_open",
-            "member_id",
-            "expires_at",
-            postgresql_where=text("remaining > 0"),
-            sqlite_where=text("remaining > 0"),
-        ),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    member_id: str = Field(foreign_key="member.id", max_length=128)
-    earned_at: datetime = required_timestamp()
-    expires_at: datetime | None = optional_timestamp()  # None: never expires
-    # 64-bit, like the member's balance (a single adjustment may reach 10**12 points).
-    original: int = Field(sa_column=Column(BigInteger(), nullable=False))
-    remaining: int = Field(sa_column=Column(BigInteger(), nullable=False))
-    event_id: str | None = Field(default=None, max_length=255)  # the event that earned it
-
-
-class PointsLedger(SQLModel, table=True):
-    """Every change of a member's points, written with the event that caused it: the balance
-    is the sum of `points` over the member's rows, always."""
-
-    __tablename__ = "points_ledger"
-    __table_args__ = (
-        Index("ix_points_ledger_member", "member_id", "id"),
-        # The KPI report's points over a period, from the index alone.
-        Index("ix_points_ledger_time", "at", "kind", "points", "member_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    member_id: str = Field(foreign_key="member.id", max_length=128)
-    at: datetime = required_timestamp()
-    # opening | earned | bonus | redeemed | reversed | expired | adjusted
-    kind: str = Field(max_length=16)
-    points: int = Field(sa_column=Column(BigInteger(), nullable=False))  # signed, 64-bit
-    event_id: str | None = Field(default=None, max_length=255, index=True)  # the cause
-    promotion: str | None = Field(default=None, max_length=64)  # what multiplied an earning
-    # The opening lot of an `opening` row; an earning's lot has the row's event_id instead
-    # (ingestion writes lots and rows in one INSERT each per batch, without generated ids).
-    lot_id: int | None = Field(default=None, foreign_key="points_lot.id")
-    # What a negative movement took from which lots, oldest first: [[lot_id, points], ...]
-    lots: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-
-
-class Redemption(SQLModel, table=True):
-    """A reward bought with points; its id is the client's (unique per member), so a retried
-    request redeems once."""
-
-    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
-    id: str = Field(primary_key=True, max_length=128)
-    reward_id: str = Field(max_length=64)
-    cost: int = Field(sa_column=Column(BigInteger(), nullable=False))
-    status: str = Field(default="completed", max_length=16)  # completed | cancelled
-    at: datetime = required_timestamp()
-    cancelled_at: datetime | None = optional_timestamp()
-
-
-class RewardStock(SQLModel, table=True):
-    """How many of a reward with a stock are taken; its row is locked while one is redeemed."""
-
-    __tablename__ = "reward_stock"
-
-    reward_id: str = Field(primary_key=True, max_length=64)
-    taken: int = 0
-
-
-class Referral(SQLModel, table=True):
-    """Who referred a member (one referrer per member); converted at their first purchase."""
-
-    __table_args__ = (Index("ix_referral_referrer_time", "referrer_id", "at"),)
-
-    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=128)
-    referrer_id: str = Field(foreign_key="member.id", max_length=128)
-    at: datetime = required_timestamp()
-    event_id: str = Field(max_length=255)
-    converted_at: datetime | None = optional_timestamp()
-
-
-def normalise_address(channel: str, address: str) -> str:
-    """The form suppressions are keyed by: email addresses compare case-insensitively."""
-    return address.lower() if channel == "email" else address
-
-
-class AnonymousAlias(SQLModel, table=True):
-    """A Segment `anonymousId` (a browser, a device) known to be a member: its events are the
-    member's from then on."""
-
-    __tablename__ = "anonymous_alias"
-
-    anonymous_id: str = Field(primary_key=True, max_length=128)
-    member_id: str = Field(foreign_key="member.id", index=True, max_length=128)
-    created_at: datetime = required_timestamp()
-
-
-class AnonymousEvent(SQLModel, table=True):
-    """An event of a visitor not identified yet: kept, never routed, until an alias names the
-    member; then stored as the member's event (same id) and deleted from here."""
-
-    __tablename__ = "anonymous_event"
-
-    event_id: str = Field(primary_key=True, max_length=128)
-    anonymous_id: str = Field(index=True, max_length=128)
-    type: str = Field(max_length=64)
-    occurred_at: datetime = required_timestamp()
-    received_at: datetime = required_timestamp()
-    properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-# The activity, rollup, snapshot and console tables, and the timeline's indexes, live apart (one
-# concern each); imported here so that whoever loads the schema (migrations, tests comparing it) sees them too.
+# The other tables, and the timeline's indexes, live apart (one concern each); imported here so
+# that whoever loads the schema (migrations, tests comparing it) sees them too.
 from loyalflow.models import activity_tables as _activity_tables  # noqa: E402, F401
+from loyalflow.models import anonymous_tables as _anonymous_tables  # noqa: E402, F401
 from loyalflow.models import console_tables as _console_tables  # noqa: E402, F401
+from loyalflow.models import points_tables as _points_tables  # noqa: E402, F401
 from loyalflow.models import rollup_tables as _rollup_tables  # noqa: E402, F401
 from loyalflow.models import snapshot_tables as _snapshot_tables  # noqa: E402, F401
 from loyalflow.models import timeline_indexes as _timeline_indexes  # noqa: E402, F401
+from loyalflow.models import tracking_tables as _tracking_tables  # noqa: E402, F401

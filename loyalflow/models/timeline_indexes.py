@@ -1,13 +1,15 @@
 """The member timeline's indexes: each source of a member's timeline by member and time, so the
 console's first page of a member with 100,000 entries reads a page, not them all
-(support/timeline_page.py; migration 0025). Declared on the tables of `tables.py`."""
+(support/timeline_page.py; migration 0025). Declared on the tables of `tables.py` and
+`points_tables.py`."""
 
 from typing import Any
 
 from sqlalchemy import Index, func
 from sqlmodel import SQLModel
 
-from loyalflow.models import tables as _tables_module  # noqa: F401  (the tables first)
+from loyalflow.models import points_tables as _points_tables  # noqa: F401  (the tables first)
+from loyalflow.models import tables as _tables_module  # noqa: F401
 
 
 def _member_time_index(table: str, *columns: Any) -> Index:

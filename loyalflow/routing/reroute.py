@@ -8,8 +8,9 @@ from sqlmodel import col, select
 from temporalio.client import Client
 
 from loyalflow.config import Settings
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import read_scope
-from loyalflow.models.tables import Event, utcnow
+from loyalflow.models.tables import Event
 from loyalflow.routing.router import route_events
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from loyalflow.catalog.registry import get_catalog
 from loyalflow.config import Settings
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.conditions import Condition, parse_condition
 from loyalflow.models.db import read_scope, session_scope
 from loyalflow.models.journey import Journey
-from loyalflow.models.tables import Enrollment, Event, utcnow
+from loyalflow.models.tables import Enrollment, Event
 from loyalflow.models.workflow_io import MemberEvent, MemberFactsRequest
 from loyalflow.observability.metrics import routing_lag
 from loyalflow.routing.listening import RunningJourney, already_in, listens

@@ -19,10 +19,11 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from loyalflow.config import Settings
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.console_tables import JourneyPause
 from loyalflow.models.db import connection_scope
 from loyalflow.models.journey import Journey
-from loyalflow.models.tables import Enrollment, Event, utcnow
+from loyalflow.models.tables import Enrollment, Event
 from loyalflow.models.workflow_io import JourneyInput, MemberEvent
 from loyalflow.workflows import search_attributes as sa
 from loyalflow.workflows.journey import JourneyWorkflow

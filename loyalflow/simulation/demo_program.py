@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from loyalflow.models.api import MemberIn, normalise_phone
+from loyalflow.models.api import MemberIn
+from loyalflow.models.field_values import normalise_phone
 
 LOCALES = (("en", 50), ("fr", 32), ("fr-CA", 18))
 TIMEZONES = {

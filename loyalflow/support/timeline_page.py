@@ -19,6 +19,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from loyalflow.config import Settings
 from loyalflow.models.db import read_scope
 from loyalflow.models.journey import Journey
+from loyalflow.models.points_tables import PointsLedger
 from loyalflow.models.tables import (
     Consent,
     Enrollment,
@@ -26,7 +27,6 @@ from loyalflow.models.tables import (
     JourneyStep,
     Member,
     Message,
-    PointsLedger,
     SupportAction,
 )
 from loyalflow.models.timeline import TimelineEntry

@@ -3,7 +3,7 @@ them: `entries += points_entries(session, member_id)` in support/timeline.py bui
 
 from sqlmodel import Session, col, select
 
-from loyalflow.models.tables import PointsLedger
+from loyalflow.models.points_tables import PointsLedger
 from loyalflow.models.timeline import TimelineEntry
 
 _WHAT = {

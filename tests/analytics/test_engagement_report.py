@@ -13,7 +13,8 @@ from loyalflow.cli.app import app
 from loyalflow.config import Settings, get_settings
 from loyalflow.members.engagement import record_hit
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Message, MessageLink
+from loyalflow.models.tables import Message
+from loyalflow.models.tracking_tables import MessageLink
 from tests.journey_helpers import create_member
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"

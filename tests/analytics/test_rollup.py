@@ -15,8 +15,9 @@ from sqlmodel import SQLModel, col, select
 from loyalflow.analytics.rollup import days_to_roll, rollup_day
 from loyalflow.analytics.timeseries import daily_series
 from loyalflow.models.db import session_scope
+from loyalflow.models.points_tables import PointsLedger
 from loyalflow.models.rollup_tables import DailyRollup, RollupDay
-from loyalflow.models.tables import Enrollment, Event, Member, Message, PointsLedger
+from loyalflow.models.tables import Enrollment, Event, Member, Message
 
 # Far from every other test's clock: the day's program-wide figures are this test's alone.
 DAY = date(2001, 3, 10)

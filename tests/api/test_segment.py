@@ -17,8 +17,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from loyalflow.models.anonymous_tables import AnonymousEvent
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import AnonymousEvent, Event
+from loyalflow.models.tables import Event
 from tests.api.conftest import OTHER_SOURCE_KEY, WRITE_KEY, LiveApi
 from tests.conftest import unique_member_id
 

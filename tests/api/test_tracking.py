@@ -21,7 +21,8 @@ from loyalflow.catalog.registry import get_catalog, publish_versions
 from loyalflow.config import Settings
 from loyalflow.members.engagement import delete_engagement
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import EngagementHit, Event, Message
+from loyalflow.models.tables import Event, Message
+from loyalflow.models.tracking_tables import EngagementHit
 from loyalflow.models.workflow_io import JourneyResult
 from tests.smtp_server import SmtpServer
 from tests.worker_helpers import worker_sending_to

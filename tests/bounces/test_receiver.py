@@ -18,7 +18,8 @@ from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import BounceReport, Consent, Event, Message, Suppression
+from loyalflow.models.tables import Consent, Event, Message, Suppression
+from loyalflow.models.tracking_tables import BounceReport
 from loyalflow.rules.loyalty import rules_from
 from tests.bounces import samples
 from tests.conftest import free_port

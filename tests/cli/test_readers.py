@@ -11,7 +11,8 @@ from pathlib import Path
 from loyalflow.cli.readers.member import read_member
 from loyalflow.members.profile import get_member
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Consent, Member, PointsLedger, PointsLot, Redemption
+from loyalflow.models.points_tables import PointsLedger, PointsLot, Redemption
+from loyalflow.models.tables import Consent, Member
 from loyalflow.rules.loyalty import TierLadder, TierLevel
 
 LADDER = TierLadder(

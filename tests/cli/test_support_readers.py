@@ -16,7 +16,8 @@ from loyalflow.analytics.engagement import engagement_report
 from loyalflow.cli.readers.support import read_ambiguous_sends, read_engagement, read_users
 from loyalflow.console.accounts import add_user, disable_user, list_users
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import EngagementHit, Member, Message
+from loyalflow.models.tables import Member, Message
+from loyalflow.models.tracking_tables import EngagementHit
 from loyalflow.support.runs import ambiguous_sends
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 250000, tzinfo=UTC)

@@ -14,7 +14,8 @@ from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Member, PointsLedger, PointsLot
+from loyalflow.models.points_tables import PointsLedger, PointsLot
+from loyalflow.models.tables import Member
 from loyalflow.rules.loyalty import LoyaltyRules, TierLadder, TierLevel
 from loyalflow.rules.points_expiry import PointsExpiry
 

@@ -12,7 +12,7 @@ from loyalflow.members.ingest import store_events
 from loyalflow.members.promotions import check_promotions
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import PointsLedger
+from loyalflow.models.points_tables import PointsLedger
 from loyalflow.rules.loyalty import (
     LoyaltyRules,
     LoyaltyRulesError,

@@ -12,8 +12,8 @@ from loyalflow.config import Settings
 from loyalflow.members import purchase_previous
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
+from loyalflow.models.column_types import UTCDateTime
 from loyalflow.models.db import get_engine
-from loyalflow.models.tables import UTCDateTime
 from loyalflow.rules.loyalty import load_rules
 
 CENT = Decimal("0.01")

@@ -12,7 +12,8 @@ from loyalflow.members.ingest import EventsRejected, store_events
 from loyalflow.members.redemption import RedemptionRefused, redeem
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Event, Member, PointsLedger, PointsLot, Redemption
+from loyalflow.models.points_tables import PointsLedger, PointsLot, Redemption
+from loyalflow.models.tables import Event, Member
 from loyalflow.rules.loyalty import LoyaltyRules, TierLadder, TierLevel
 from loyalflow.rules.points_expiry import PointsExpiry
 from loyalflow.rules.rewards import Reward, RewardsCatalogue

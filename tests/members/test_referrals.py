@@ -10,7 +10,8 @@ from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import EventsRejected, store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Event, Member, Referral
+from loyalflow.models.points_tables import Referral
+from loyalflow.models.tables import Event, Member
 from loyalflow.rules.loyalty import LoyaltyRules, Referrals, TierLadder, TierLevel
 
 RULES = LoyaltyRules(

@@ -10,7 +10,8 @@ from loyalflow.catalog.event_types import BUILT_IN_ONLY
 from loyalflow.members.ingest import store_events, upsert_member
 from loyalflow.models.api import EventIn, MemberIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Member, PointsLedger
+from loyalflow.models.points_tables import PointsLedger
+from loyalflow.models.tables import Member
 from loyalflow.rules.loyalty import LoyaltyRules, TierLadder, TierLevel
 from loyalflow.rules.promotions import Promotion, Promotions
 

@@ -9,7 +9,8 @@ from sqlmodel import col, select
 
 from loyalflow.members.points_sweep import expire_page
 from loyalflow.models.db import alembic_config, get_engine, session_scope
-from loyalflow.models.tables import Member, PointsLedger, PointsLot
+from loyalflow.models.points_tables import PointsLedger, PointsLot
+from loyalflow.models.tables import Member
 from loyalflow.rules.points_expiry import PointsExpiry
 from tests.models.test_db import empty_database_url  # noqa: F401  (the fixture)
 

@@ -281,7 +281,8 @@ async def test_the_demo_shows_expiry_redemptions_referrals_and_a_promotion(tmp_p
     from sqlmodel import col, func, select
 
     from loyalflow.models.db import session_scope
-    from loyalflow.models.tables import Enrollment, Event, PointsLedger
+    from loyalflow.models.points_tables import PointsLedger
+    from loyalflow.models.tables import Enrollment, Event
     from loyalflow.simulation.demo import run_demo
 
     files = sorted(get_settings().journeys_dir.glob("*.yaml"))

@@ -14,7 +14,8 @@ from temporalio.worker import Worker
 
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Enrollment, Member, PointsLedger
+from loyalflow.models.points_tables import PointsLedger
+from loyalflow.models.tables import Enrollment, Member
 from loyalflow.runtime.worker import build_worker
 from tests.journey_helpers import (
     create_member,

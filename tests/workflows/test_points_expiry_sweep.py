@@ -17,7 +17,8 @@ from loyalflow.config import Settings
 from loyalflow.members.ingest import store_events
 from loyalflow.models.api import EventIn
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Event, Member, PointsLedger
+from loyalflow.models.points_tables import PointsLedger
+from loyalflow.models.tables import Event, Member
 from loyalflow.models.workflow_io import SweepInput, SweepResult
 from loyalflow.routing.schedules import (
     POINTS_EXPIRY_SCHEDULE_ID,

@@ -21,7 +21,8 @@ from loyalflow.api.deps import SettingsDep, TemporalDep
 from loyalflow.config import Settings
 from loyalflow.members.engagement import record_hit
 from loyalflow.members.engagement_rules import truncate_ip
-from loyalflow.models.tables import Event, utcnow
+from loyalflow.models.column_types import utcnow
+from loyalflow.models.tables import Event
 from loyalflow.routing.router import route_events
 from loyalflow.security.tracking_tokens import (
     TrackingKind,

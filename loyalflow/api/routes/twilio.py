@@ -35,9 +35,10 @@ from loyalflow.members.consent import (
     sms_opt_in,
     sms_opt_out,
 )
-from loyalflow.models.api import normalise_phone
+from loyalflow.models.column_types import utcnow
 from loyalflow.models.db import session_scope
-from loyalflow.models.tables import Message, MessageStatus, utcnow
+from loyalflow.models.field_values import normalise_phone
+from loyalflow.models.tables import Message, MessageStatus
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
 log = logging.getLogger(__name__)
