@@ -1,19 +1,18 @@
 """The one Settings object: every knob comes from `LOYALFLOW_*` environment variables (or `.env`).
 
-One concern, on purpose in one module: an operator reads every setting, its default and why, in
-one place (as in FastAPI's full-stack template); grouped by feature, each group commented.
+One concern, on purpose in one module past 300 lines: an operator reads every setting, its default
+and why, in one place (as in FastAPI's full-stack template); grouped by feature, each group
+commented. How a setting's text becomes a value (codec keys, hosts) is `setting_values.py`.
 """
 
-import base64
-import binascii
-import ipaddress
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from loyalflow.setting_values import DOMAIN_NAME, is_loopback, parse_codec_keys, url_host
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TASK_QUEUE = "loyalflow"
@@ -302,7 +301,7 @@ class Settings(BaseSettings):
         if domain is None or not domain.strip():
             return None
         domain = domain.strip().rstrip(".").lower()
-        if not _DOMAIN.fullmatch(domain):
+        if not DOMAIN_NAME.fullmatch(domain):
             raise ValueError(
                 "must be a domain name such as mail.example.com (letters, digits, '-' and '.')"
             )
@@ -318,64 +317,6 @@ class Settings(BaseSettings):
         return self
 
 
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
-_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def parse_codec_keys(text: str) -> dict[str, bytes]:
-    """`id:base64,id:base64` into keys by id, in order. Errors never quote key material."""
-    keys: dict[str, bytes] = {}
-    for position, item in enumerate((i.strip() for i in text.split(",")), start=1):
-        if not item:
-            continue
-        key_id, sep, encoded = item.partition(":")
-        key_id = key_id.strip()
-        if not sep or not _KEY_ID.fullmatch(key_id):
-            raise ValueError(
-                f"LOYALFLOW_CODEC_KEYS: entry {position} is not `id:base64key` with an id of "
-                "letters, digits, '.', '_' or '-' (e.g. k2:<output of `openssl rand -base64 32`>)"
-            )
-        if key_id in keys:
-            raise ValueError(f"LOYALFLOW_CODEC_KEYS: key id {key_id!r} appears twice")
-        try:
-            key = base64.b64decode(encoded.strip(), validate=True)
-        except binascii.Error:
-            raise ValueError(f"LOYALFLOW_CODEC_KEYS: key {key_id!r} is not valid base64") from None
-        if len(key) not in (16, 24, 32):
-            raise ValueError(
-                f"LOYALFLOW_CODEC_KEYS: key {key_id!r} is {len(key)} bytes; AES-GCM keys are "
-                "16, 24 or 32 bytes (`openssl rand -base64 32` makes one)"
-            )
-        keys[key_id] = key
-    if not keys:
-        raise ValueError(
-            "LOYALFLOW_CODEC_KEYS is set but holds no key; unset it to turn the codec off"
-        )
-    return keys
-
-
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
-
-
-def is_loopback(host: str) -> bool:
-    """`127.0.0.1`, `::1`, `localhost`: only this machine can connect. A name that is not
-    `localhost` may resolve anywhere, so it counts as exposed."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def url_host(host: str) -> str:
-    """The host part of a URL for the API's listen address: a wildcard (`0.0.0.0`, `::`) is not
-    reachable as such, so links use the loopback address; IPv6 gets its brackets."""
-    name = host.strip().strip("[]")
-    if name in ("", "0.0.0.0", "::"):
-        return "127.0.0.1"
-    return f"[{name}]" if ":" in name else name

@@ -1,7 +1,7 @@
 """The send activity: decide, record, render, then deliver, so that a retry never sends twice.
 
-One concern, past 300 lines: the steps of one send and the outcome each one records (ledger row
-and metrics) read best together, in the order they happen.
+The steps of one send and the outcome each one records (ledger row and metrics) read together,
+in the order they happen; what a provider's refusal means for the address is `refusals.py`.
 """
 
 import asyncio
@@ -23,12 +23,11 @@ from loyalflow.activities.channels import (
     SmsChannel,
     TransientSendError,
 )
-from loyalflow.activities.channels.sms import UNSUBSCRIBED_RECIPIENT
 from loyalflow.activities.decision import Decision, decide
+from loyalflow.activities.refusals import act_on_refusal, refuses_the_address
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
 from loyalflow.activities.tracking_links import LinkTracker, TrackedLinks, store_links
 from loyalflow.config import Settings
-from loyalflow.members.consent import TWILIO_OPTED_OUT, sms_opt_out, suppress
 from loyalflow.models.tables import MessageStatus
 from loyalflow.models.workflow_io import AbandonRequest, SendRequest, SendResult
 from loyalflow.observability.metrics import count_message, send_duration
@@ -41,13 +40,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_SECONDS = 2.0
 P = ParamSpec("P")
 R = TypeVar("R")
-
-# Provider codes that say the address itself is bad: never try it again.
-SUPPRESSING_CODES = {
-    "email": {550: "mailbox does not exist", 551: "user not local", 553: "address rejected"},
-    # The TWILIO_OPTED_OUT prefix is what lets a later START keyword lift it.
-    "sms": {21211: "invalid phone number", 21610: f"{TWILIO_OPTED_OUT}: recipient replied STOP"},
-}
 
 
 class SendActivities:
@@ -174,9 +166,15 @@ class SendActivities:
             count_message(request.channel, "failed", "provider_rejected")
             # Before the row is final: a retry after a crash here finds it `sending` and does
             # not send blindly, so this is the only chance to record what the refusal says.
-            await self._act_on_refusal(request, decision.address, exc)
+            await act_on_refusal(
+                self.settings,
+                request.channel,
+                request.message_id,
+                decision.address,
+                exc,
+            )
             # The address is bad or opted out, not the message: the other channel may reach them.
-            bad_address = (exc.code or 0) in SUPPRESSING_CODES[request.channel]
+            bad_address = refuses_the_address(request.channel, exc)
             return await self._db(
                 ledger.finish,
                 request,
@@ -280,30 +278,6 @@ class SendActivities:
         body, tracked = self.tracker.track_sms(request, rendered.body)
         sms = OutgoingSms(message_id=request.message_id, to=decision.address, body=body)
         return sms, rendered.locale, tracked
-
-    async def _act_on_refusal(
-        self, request: SendRequest, address: str, error: PermanentSendError
-    ) -> None:
-        """Suppresses an address the provider says is bad; for Twilio 21610 (the number replied
-        STOP to our sender), also revokes SMS consent, like the inbound STOP we never received."""
-        reason = SUPPRESSING_CODES[request.channel].get(error.code or 0)
-        if reason is None:
-            return
-        reason = f"{reason} ({error.code})"
-        if request.channel == "sms" and error.code == UNSUBSCRIBED_RECIPIENT:
-            # The same path as the STOP keyword and a 21610 delivery report: the number is
-            # suppressed, and every SMS topic its members granted is revoked, as
-            # `consent.updated` events with the source TWILIO_OPTED_OUT, which a START undoes.
-            await sms_opt_out(
-                activity.client(),
-                self.settings,
-                address,
-                source=TWILIO_OPTED_OUT,
-                key=f"{TWILIO_OPTED_OUT}|{request.message_id}",
-                reason=reason,
-            )
-        else:
-            await self._db(suppress, address, request.channel, reason)
 
     @activity.defn(name="abandon_message")
     async def abandon_message(self, request: AbandonRequest) -> None:

@@ -18,10 +18,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from loyalflow.config import Settings, url_host
+from loyalflow.config import Settings
 from loyalflow.models.db import upgrade_database
 from loyalflow.runtime.connection import connect
 from loyalflow.runtime.embedded import dev_server_command
+from loyalflow.setting_values import url_host
 
 STOP_TIMEOUT_SECONDS = 20
 # The worker's metrics port under `loyalflow up` when LOYALFLOW_WORKER_METRICS_PORT is not set.

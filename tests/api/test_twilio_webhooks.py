@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 
 from loyalflow.activities.ledger import INTERRUPTED_PREFIX
-from loyalflow.activities.send import SUPPRESSING_CODES
+from loyalflow.activities.refusals import SUPPRESSING_CODES
 from loyalflow.api.app import create_app
 from loyalflow.config import Settings
 from loyalflow.models.db import session_scope
