@@ -19,23 +19,20 @@ SUPPRESSING_CODES = {
 }
 
 
-def refuses_the_address(channel: str, error: PermanentSendError) -> bool:
-    return (error.code or 0) in SUPPRESSING_CODES[channel]
-
-
 async def act_on_refusal(
     settings: Settings,
     channel: str,
     message_id: str,
     address: str,
     error: PermanentSendError,
-) -> None:
+) -> bool:
     """Suppresses an address the provider says is bad; for Twilio 21610 (the number replied
     STOP to our sender), also revokes SMS consent, like the inbound STOP we never received.
-    Called from the send activity: the opt-out's consent events need its Temporal client."""
+    Called from the send activity: the opt-out's consent events need its Temporal client.
+    True when the refusal was about the address (so another channel may still reach them)."""
     reason = SUPPRESSING_CODES[channel].get(error.code or 0)
     if reason is None:
-        return
+        return False
     reason = f"{reason} ({error.code})"
     if channel == "sms" and error.code == UNSUBSCRIBED_RECIPIENT:
         # The same path as the STOP keyword and a 21610 delivery report: the number is
@@ -52,3 +49,4 @@ async def act_on_refusal(
     else:
         url = settings.effective_database_url
         await asyncio.to_thread(suppress, url, address, channel, reason)
+    return True

@@ -24,7 +24,7 @@ from loyalflow.activities.channels import (
     TransientSendError,
 )
 from loyalflow.activities.decision import Decision, decide
-from loyalflow.activities.refusals import act_on_refusal, refuses_the_address
+from loyalflow.activities.refusals import act_on_refusal
 from loyalflow.activities.rendering import TemplateNotFound, TemplateRenderer
 from loyalflow.activities.tracking_links import LinkTracker, TrackedLinks, store_links
 from loyalflow.config import Settings
@@ -166,15 +166,10 @@ class SendActivities:
             count_message(request.channel, "failed", "provider_rejected")
             # Before the row is final: a retry after a crash here finds it `sending` and does
             # not send blindly, so this is the only chance to record what the refusal says.
-            await act_on_refusal(
-                self.settings,
-                request.channel,
-                request.message_id,
-                decision.address,
-                exc,
-            )
             # The address is bad or opted out, not the message: the other channel may reach them.
-            bad_address = refuses_the_address(request.channel, exc)
+            bad_address = await act_on_refusal(
+                self.settings, request.channel, request.message_id, decision.address, exc
+            )
             return await self._db(
                 ledger.finish,
                 request,
